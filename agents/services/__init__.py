@@ -1,0 +1,1 @@
+"""Writes of the agents app (HackSoft style: `<noun>_<verb>(*, ...)`)."""

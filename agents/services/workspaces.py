@@ -1,0 +1,52 @@
+"""Creating workspaces and managing their members."""
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils.text import slugify
+
+from agents.models import Environment, EnvironmentKind, Membership, Role, Workspace
+
+
+@transaction.atomic
+def workspace_create(*, name: str, owner) -> Workspace:
+    base = slugify(name)[:50] or "workspace"
+    slug, n = base, 1
+    while Workspace.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    workspace = Workspace.objects.create(name=name, slug=slug)
+    for kind in EnvironmentKind.values:
+        Environment.objects.create(workspace=workspace, kind=kind)
+    Membership.objects.create(workspace=workspace, user=owner, role=Role.OWNER)
+    return workspace
+
+
+def membership_add(*, workspace: Workspace, email: str, role: str = Role.VIEWER) -> Membership:
+    """Add a user (created without a usable password if new) as a member; default role viewer."""
+    user_model = get_user_model()
+    user = user_model.objects.filter(email__iexact=email).first()
+    if user is None:
+        user = user_model.objects.create_user(username=email.lower(), email=email.lower())
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    membership, created = Membership.objects.get_or_create(
+        workspace=workspace, user=user, defaults={"role": role}
+    )
+    if not created:
+        raise ValidationError(f"{email} is already a member of {workspace}.")
+    return membership
+
+
+def membership_set_role(*, membership: Membership, role: str, actor_membership: Membership):
+    if role not in Role.values:
+        raise ValidationError(f"Unknown role {role!r}.")
+    if role == Role.OWNER and actor_membership.role != Role.OWNER:
+        raise PermissionDenied("Only an owner can make someone an owner.")
+    if membership.role == Role.OWNER and role != Role.OWNER:
+        owners = Membership.objects.filter(workspace=membership.workspace, role=Role.OWNER)
+        if owners.count() == 1:
+            raise ValidationError("A workspace needs at least one owner.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership

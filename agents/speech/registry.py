@@ -1,0 +1,116 @@
+"""Process-wide speech providers chosen by name in settings, each loaded once on first use.
+
+Works without Django too (simulator, benchmarks): then the names come from the environment
+(STELLAR_VAD / STELLAR_STT / STELLAR_TTS) or the defaults below.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from .base import STT, TTS, VAD
+
+logger = logging.getLogger(__name__)
+
+DEFAULTS = {"STELLAR_VAD": "webrtc", "STELLAR_STT": "whisper", "STELLAR_TTS": "piper"}
+
+T = TypeVar("T")
+
+
+def _webrtc_vad() -> VAD:
+    from .vad import WebRtcVAD
+
+    return WebRtcVAD()
+
+
+def _whisper_stt() -> STT:
+    from .stt import WhisperSTT
+
+    return WhisperSTT()
+
+
+def _piper_tts() -> TTS:
+    from .tts import PiperTTS
+
+    return PiperTTS()
+
+
+VAD_PROVIDERS: dict[str, Callable[[], VAD]] = {"webrtc": _webrtc_vad}
+STT_PROVIDERS: dict[str, Callable[[], STT]] = {"whisper": _whisper_stt}
+TTS_PROVIDERS: dict[str, Callable[[], TTS]] = {"piper": _piper_tts}
+
+_instances: dict[str, Any] = {}
+_locks = {name: threading.Lock() for name in DEFAULTS}
+
+
+def _setting(name: str) -> str:
+    """Read a provider name from Django settings when they are usable, else env/defaults."""
+    default = os.environ.get(name, DEFAULTS[name])
+    try:
+        from django.conf import settings
+    except ImportError:
+        return default
+    if not settings.configured and not os.environ.get("DJANGO_SETTINGS_MODULE"):
+        return default
+    try:
+        return str(getattr(settings, name, default))
+    except Exception:  # ImproperlyConfigured or a broken settings module: stay usable standalone
+        logger.debug("Django settings unavailable, using %s=%s", name, default, exc_info=True)
+        return default
+
+
+def _get(name: str, providers: dict[str, Callable[[], T]]) -> T:
+    """Thread-safe lazy singleton: the first caller loads, concurrent callers wait for it."""
+    instance = _instances.get(name)
+    if instance is not None:
+        return instance
+    with _locks[name]:
+        instance = _instances.get(name)
+        if instance is None:
+            choice = _setting(name)
+            factory = providers.get(choice)
+            if factory is None:
+                raise ValueError(f"{name}={choice!r}: expected one of {sorted(providers)}")
+            started = time.perf_counter()
+            instance = factory()
+            logger.info("Loaded %s=%s in %.2fs", name, choice, time.perf_counter() - started)
+            _instances[name] = instance
+        return instance
+
+
+def get_vad() -> VAD:
+    """The process VAD (settings.STELLAR_VAD); wrap per stream via `Endpointer`/`new_stream()`."""
+    return _get("STELLAR_VAD", VAD_PROVIDERS)
+
+
+def get_stt() -> STT:
+    """The process STT (settings.STELLAR_STT)."""
+    return _get("STELLAR_STT", STT_PROVIDERS)
+
+
+def get_tts() -> TTS:
+    """The process TTS (settings.STELLAR_TTS)."""
+    return _get("STELLAR_TTS", TTS_PROVIDERS)
+
+
+def warm_up() -> None:
+    """Load all providers and run each once, so the first caller does not wait for model loads."""
+    import numpy as np
+
+    started = time.perf_counter()
+    vad = get_vad()
+    vad.is_speech(np.zeros(160, dtype=np.int16))
+    tts = get_tts()
+    audio = tts.synthesize("Hello.")
+    get_stt().transcribe(audio, tts.sample_rate)
+    logger.info("Speech stack warm in %.2fs", time.perf_counter() - started)
+
+
+def _reset_for_tests() -> None:
+    """Forget loaded providers (tests that switch settings)."""
+    _instances.clear()

@@ -1,0 +1,1 @@
+"""Audio plumbing for calls: G.711 μ-law codec, resampling, frame pacing."""

@@ -1,0 +1,28 @@
+"""Reads of the calls app, scoped to a workspace or a connector."""
+
+from __future__ import annotations
+
+from connectors.models import PhoneConnector
+
+from .models import Call
+
+
+def call_for_connector(*, connector: PhoneConnector, call_sid: str) -> Call | None:
+    return Call.objects.filter(connector=connector, call_sid=call_sid).first()
+
+
+def call_with_connector(*, call_id: int) -> Call | None:
+    return (
+        Call.objects.select_related("connector", "workspace", "environment")
+        .filter(pk=call_id)
+        .first()
+    )
+
+
+def call_list(*, workspace, filters: dict | None = None):
+    qs = Call.objects.filter(workspace=workspace).select_related("connector", "agent_version")
+    filters = filters or {}
+    for key in ("status", "connector_id", "agent_id", "environment_id", "source"):
+        if filters.get(key):
+            qs = qs.filter(**{key: filters[key]})
+    return qs

@@ -1,0 +1,129 @@
+"""Writes of the calls app: call rows from webhooks, the timeline, transcript, lifecycle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .models import Call, CallEvent, CallStatus, TranscriptSegment
+
+TERMINAL_TWILIO_STATUSES = {
+    "completed": CallStatus.COMPLETED,
+    "busy": CallStatus.BUSY,
+    "no-answer": CallStatus.NO_ANSWER,
+    "failed": CallStatus.FAILED,
+    "canceled": CallStatus.CANCELED,
+}
+
+
+def call_event_add(*, call: Call, kind: str, message: str = "", **data: Any) -> CallEvent:
+    return CallEvent.objects.create(call=call, kind=kind, message=message[:500], data=data)
+
+
+def call_get_or_create(*, call_sid: str, defaults: dict[str, Any]) -> tuple[Call, bool]:
+    """One row per CallSid even when Twilio retries the webhook concurrently."""
+    try:
+        with transaction.atomic():
+            return Call.objects.get_or_create(call_sid=call_sid, defaults=defaults)
+    except IntegrityError:
+        return Call.objects.get(call_sid=call_sid), False
+
+
+def call_mark_stream_started(*, call: Call, stream_sid: str, custom_parameters: dict) -> Call:
+    now = timezone.now()
+    Call.objects.filter(pk=call.pk).update(
+        stream_sid=stream_sid,
+        status=CallStatus.IN_PROGRESS,
+        answered_at=call.answered_at or now,
+        last_heartbeat_at=now,
+    )
+    call.refresh_from_db()
+    call_event_add(
+        call=call,
+        kind="stream_started",
+        message=f"Media stream {stream_sid} started",
+        stream_sid=stream_sid,
+        custom_parameters=custom_parameters,
+    )
+    return call
+
+
+def call_heartbeat(*, call_id: int) -> None:
+    Call.objects.filter(pk=call_id).update(last_heartbeat_at=timezone.now())
+
+
+def transcript_add(
+    *,
+    call: Call,
+    speaker: str,
+    start_ms: int,
+    end_ms: int,
+    text: str,
+    interrupted: bool = False,
+) -> TranscriptSegment:
+    return TranscriptSegment.objects.create(
+        call=call,
+        speaker=speaker,
+        start_ms=max(0, int(start_ms)),
+        end_ms=max(0, int(end_ms)),
+        text=text,
+        interrupted=interrupted,
+    )
+
+
+def call_stream_ended(
+    *, call: Call, reason: str, input_errors: dict[str, int], conversation: dict | None = None
+) -> Call:
+    """The media stream is over (stop, hang-up or error); the call itself may continue."""
+    fields: dict[str, Any] = {"input_errors": input_errors, "last_heartbeat_at": timezone.now()}
+    if conversation is not None:
+        fields["conversation"] = conversation
+    Call.objects.filter(pk=call.pk).update(**fields)
+    call.refresh_from_db()
+    call_event_add(call=call, kind="stream_stopped", message=reason, input_errors=input_errors)
+    return call
+
+
+def call_end(*, call: Call, status: str, outcome: str = "", duration: int | None = None) -> Call:
+    """Close the call once (Twilio's status callback or our own hang-up); later calls only fill gaps."""
+    now = timezone.now()
+    if call.ended_at is None:
+        call.ended_at = now
+        call.status = status
+        call.outcome = outcome or call.outcome
+    elif call.status in (CallStatus.RINGING, CallStatus.IN_PROGRESS):
+        call.status = status
+    if duration is not None:
+        call.duration_seconds = duration
+    elif call.duration_seconds is None:
+        start = call.answered_at or call.created_at
+        call.duration_seconds = max(0, int((call.ended_at - start).total_seconds()))
+    call.save(update_fields=["ended_at", "status", "outcome", "duration_seconds"])
+    return call
+
+
+def call_apply_status_callback(*, call: Call, params: dict[str, str]) -> Call:
+    twilio_status = params.get("CallStatus", "")
+    duration = params.get("CallDuration")
+    call_event_add(
+        call=call,
+        kind="status_callback",
+        message=f"Twilio reports the call {twilio_status}",
+        call_status=twilio_status,
+        duration=duration,
+    )
+    status = TERMINAL_TWILIO_STATUSES.get(twilio_status)
+    if status is None:
+        return call
+    if call.status == CallStatus.TRANSFERRED and status == CallStatus.COMPLETED:
+        status = CallStatus.TRANSFERRED
+    if call.status == CallStatus.REJECTED:
+        status = CallStatus.REJECTED
+    return call_end(
+        call=call,
+        status=status,
+        outcome=call.outcome or f"Call {twilio_status}",
+        duration=int(duration) if duration and duration.isdigit() else None,
+    )

@@ -1,0 +1,82 @@
+"""Creating and changing phone connectors."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from agents.models import Agent, AgentVersion, Environment, Workspace
+
+from .models import PhoneConnector, VersionMode
+
+EDITABLE_FIELDS = ("name", "agent", "environment", "version_mode", "pinned_version", "enabled")
+
+
+def _validate(connector: PhoneConnector) -> None:
+    errors: dict[str, list[str]] = {}
+    ws = connector.workspace_id
+    if connector.agent_id and Agent.objects.filter(pk=connector.agent_id).values_list(
+        "workspace_id", flat=True
+    ).first() != ws:
+        errors["agent"] = ["Choose an agent of this workspace."]
+    if connector.environment_id and Environment.objects.filter(
+        pk=connector.environment_id
+    ).values_list("workspace_id", flat=True).first() != ws:
+        errors["environment"] = ["Choose an environment of this workspace."]
+    if connector.version_mode == VersionMode.PINNED:
+        if connector.pinned_version_id is None:
+            errors["pinned_version"] = ["Pinned mode needs a version to pin."]
+        elif AgentVersion.objects.filter(pk=connector.pinned_version_id).values_list(
+            "agent_id", flat=True
+        ).first() != connector.agent_id:
+            errors["pinned_version"] = ["That version belongs to another agent."]
+    else:
+        connector.pinned_version = None
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def connector_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    agent: Agent,
+    environment: Environment,
+    twilio_account_sid: str,
+    twilio_auth_token: str,
+    version_mode: str = VersionMode.PUBLISHED,
+    pinned_version: AgentVersion | None = None,
+    enabled: bool = True,
+) -> PhoneConnector:
+    if not twilio_auth_token:
+        raise ValidationError({"twilio_auth_token": ["Enter the Twilio Auth Token."]})
+    connector = PhoneConnector(
+        workspace=workspace,
+        name=name,
+        agent=agent,
+        environment=environment,
+        version_mode=version_mode,
+        pinned_version=pinned_version,
+        twilio_account_sid=twilio_account_sid,
+        enabled=enabled,
+    )
+    connector.set_auth_token(twilio_auth_token)
+    connector.full_clean(exclude=["twilio_auth_token_ciphertext"])
+    _validate(connector)
+    connector.save()
+    return connector
+
+
+@transaction.atomic
+def connector_update(
+    *, connector: PhoneConnector, twilio_auth_token: str | None = None, **changes
+) -> PhoneConnector:
+    for field, value in changes.items():
+        if field not in EDITABLE_FIELDS + ("twilio_account_sid",):
+            raise ValidationError(f"{field} cannot be changed.")
+        setattr(connector, field, value)
+    if twilio_auth_token:
+        connector.set_auth_token(twilio_auth_token)
+    connector.full_clean(exclude=["twilio_auth_token_ciphertext"])
+    _validate(connector)
+    connector.save()
+    return connector

@@ -1,0 +1,5 @@
+"""Websocket routes of every app, gathered in one list for the ASGI router."""
+
+from calls.routing import websocket_urlpatterns as calls_routes
+
+websocket_urlpatterns = [*calls_routes]
