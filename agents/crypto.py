@@ -42,7 +42,9 @@ def decrypt(token: str) -> str:
     try:
         return _current().decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise DecryptionError("Stored secret cannot be decrypted with the configured keys.") from exc
+        raise DecryptionError(
+            "Stored secret cannot be decrypted with the configured keys."
+        ) from exc
 
 
 def rotate(token: str) -> str:
@@ -50,4 +52,6 @@ def rotate(token: str) -> str:
     try:
         return _current().rotate(token.encode()).decode()
     except InvalidToken as exc:
-        raise DecryptionError("Stored secret cannot be decrypted with the configured keys.") from exc
+        raise DecryptionError(
+            "Stored secret cannot be decrypted with the configured keys."
+        ) from exc

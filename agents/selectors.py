@@ -55,3 +55,77 @@ def environment_values(*, environment: Environment) -> dict:
         )
     }
     return {"secrets": secrets, "variables": variables, "auth": auth}
+
+
+def agent_list_with_latest_version(*, workspace: Workspace):
+    """Agents annotated with their highest-numbered version (any status) and latest published."""
+    from django.db.models import OuterRef, Subquery
+
+    versions = AgentVersion.objects.filter(agent=OuterRef("pk")).order_by("-number")
+    published = versions.filter(status=VersionStatus.PUBLISHED)
+    return agent_list(workspace=workspace).annotate(
+        latest_version_number=Subquery(versions.values("number")[:1]),
+        latest_version_status=Subquery(versions.values("status")[:1]),
+        latest_version_locked=Subquery(versions.values("locked")[:1]),
+        latest_published_number=Subquery(published.values("number")[:1]),
+    )
+
+
+def agent_version_list(*, agent: Agent):
+    return AgentVersion.objects.filter(agent=agent).select_related("created_by")
+
+
+def action_name_in_use(
+    *, agent: Agent, name: str, exclude_action_id=None, exclude_handover_id=None
+) -> bool:
+    """Agent actions and handover actions share one namespace per agent: the brain picks by name."""
+    from agents.models import AgentAction
+    from handovers.models import HandoverAction
+
+    actions = AgentAction.objects.filter(agent=agent, name=name).exclude(pk=exclude_action_id)
+    handovers = HandoverAction.objects.filter(agent=agent, name=name).exclude(
+        pk=exclude_handover_id
+    )
+    return actions.exists() or handovers.exists()
+
+
+def environment_list(*, workspace: Workspace):
+    return Environment.objects.filter(workspace=workspace)
+
+
+def secret_list(*, workspace: Workspace):
+    """Secrets with which environments hold a value; never the values themselves."""
+    from django.db.models import Prefetch
+
+    from agents.models import Secret
+
+    values = SecretValue.objects.select_related("environment").only(
+        "id", "secret_id", "environment__id", "environment__kind", "updated_at"
+    )
+    return Secret.objects.filter(workspace=workspace).prefetch_related(
+        Prefetch("values", queryset=values)
+    )
+
+
+def variable_list(*, workspace: Workspace):
+    from agents.models import Variable
+
+    return Variable.objects.filter(workspace=workspace).prefetch_related("values__environment")
+
+
+def auth_connector_list(*, workspace: Workspace):
+    """Auth connectors with which environments hold credentials; never the credentials."""
+    from django.db.models import Prefetch
+
+    from agents.models import AuthConnector
+
+    credentials = AuthConnectorCredential.objects.select_related("environment").only(
+        "id", "auth_connector_id", "environment__id", "environment__kind", "updated_at"
+    )
+    return AuthConnector.objects.filter(workspace=workspace).prefetch_related(
+        Prefetch("credentials", queryset=credentials)
+    )
+
+
+def membership_list(*, workspace: Workspace):
+    return Membership.objects.filter(workspace=workspace).select_related("user").order_by("id")

@@ -26,3 +26,13 @@ def call_list(*, workspace, filters: dict | None = None):
         if filters.get(key):
             qs = qs.filter(**{key: filters[key]})
     return qs
+
+
+def call_detail(*, workspace, call_id: int) -> Call | None:
+    """One call of the workspace with its timeline, transcript and recording."""
+    return (
+        Call.objects.filter(workspace=workspace, pk=call_id)
+        .select_related("connector", "agent_version", "recording")
+        .prefetch_related("events", "segments")
+        .first()
+    )

@@ -34,6 +34,7 @@ def call_get_or_create(*, call_sid: str, defaults: dict[str, Any]) -> tuple[Call
 def call_mark_stream_started(*, call: Call, stream_sid: str, custom_parameters: dict) -> Call:
     now = timezone.now()
     Call.objects.filter(pk=call.pk).update(
+        stream_ended_at=None,
         stream_sid=stream_sid,
         status=CallStatus.IN_PROGRESS,
         answered_at=call.answered_at or now,
@@ -73,16 +74,26 @@ def transcript_add(
     )
 
 
-def call_stream_ended(
-    *, call: Call, reason: str, input_errors: dict[str, int], conversation: dict | None = None
-) -> Call:
+@transaction.atomic
+def call_save_conversation(*, call_id: int, state: dict[str, Any]) -> None:
+    """Merge the engine's state (history, variables, actions run) into the call's record."""
+    call = Call.objects.select_for_update().only("conversation").get(pk=call_id)
+    call.conversation = {**(call.conversation or {}), **state}
+    call.save(update_fields=["conversation"])
+
+
+def call_stream_ended(*, call: Call, reason: str, input_errors: dict[str, int]) -> Call:
     """The media stream is over (stop, hang-up or error); the call itself may continue."""
-    fields: dict[str, Any] = {"input_errors": input_errors, "last_heartbeat_at": timezone.now()}
-    if conversation is not None:
-        fields["conversation"] = conversation
-    Call.objects.filter(pk=call.pk).update(**fields)
+    merged = dict(call.input_errors or {})
+    for key, count in input_errors.items():
+        merged[key] = merged.get(key, 0) + count
+    now = timezone.now()
+    Call.objects.filter(pk=call.pk).update(
+        input_errors=merged, last_heartbeat_at=now, stream_ended_at=now
+    )
     call.refresh_from_db()
     call_event_add(call=call, kind="stream_stopped", message=reason, input_errors=input_errors)
+    _finalize_when_ready(call)
     return call
 
 
@@ -101,7 +112,14 @@ def call_end(*, call: Call, status: str, outcome: str = "", duration: int | None
         start = call.answered_at or call.created_at
         call.duration_seconds = max(0, int((call.ended_at - start).total_seconds()))
     call.save(update_fields=["ended_at", "status", "outcome", "duration_seconds"])
+    _finalize_when_ready(call)
     return call
+
+
+def _finalize_when_ready(call: Call) -> None:
+    from .finalize import call_finalize_when_ready
+
+    call_finalize_when_ready(call=call)
 
 
 def call_apply_status_callback(*, call: Call, params: dict[str, str]) -> Call:

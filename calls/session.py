@@ -14,10 +14,12 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.utils import timezone
 
 from agents.engine import AgentTurn, Conversation
 from agents.speech.endpointer import Endpointer, SpeechStarted, UtteranceEnded
 from agents.speech.registry import get_stt, get_vad
+from handovers.executor import handover_mark_reconnected, handover_request
 
 from . import services
 from .audio.codec import FRAME_BYTES, ulaw_to_pcm16
@@ -30,6 +32,9 @@ from .spool import CALLER, CallSpool
 logger = logging.getLogger(__name__)
 
 MAX_MEDIA_BYTES = FRAME_BYTES * 10
+TRANSFER_DID_NOT_GO_THROUGH = (
+    "I'm sorry, the transfer did not go through. Is there anything else I can help you with?"
+)
 HEARTBEAT_SECONDS = 10.0
 SPEECH_POOL = ThreadPoolExecutor(
     max_workers=getattr(settings, "STELLAR_SPEECH_THREADS", 2), thread_name_prefix="speech"
@@ -54,7 +59,7 @@ class CallSession:
         self._tasks: list[asyncio.Task] = []
         self._turns: asyncio.Queue[UtteranceEnded | None] = asyncio.Queue()
         self._persist = Persister(call.call_sid)
-        self._endpointer = Endpointer(get_vad())
+        self._endpointer = Endpointer(get_vad().new_stream())
         self._last_heartbeat = time.monotonic()
         self.conversation = Conversation(
             call.agent_snapshot or {},
@@ -88,6 +93,9 @@ class CallSession:
         custom = start.get("customParameters") or {}
         self.started = True
         self._t0 = asyncio.get_running_loop().time()
+        if self.call.answered_at is not None:  # a reconnected stream continues the call clock
+            self._t0 -= (timezone.now() - self.call.answered_at).total_seconds()
+            self._in_ms = self.clock_ms()
         self._spool = CallSpool(self.call.pk)
         self._sender = PacedSender(
             send=self._send, stream_sid=self.stream_sid, clock_ms=self.clock_ms, spool=self._spool
@@ -100,7 +108,12 @@ class CallSession:
             stream_sid=self.stream_sid,
             custom_parameters=custom if isinstance(custom, dict) else {},
         )
-        await self.say(self.conversation.greeting(), kind="greeting")
+        handover = (self.call.conversation or {}).get("handover") or {}
+        if handover.get("status") == "failed":
+            self._persist.submit(handover_mark_reconnected, call_id=self.call.pk)
+            await self.say(TRANSFER_DID_NOT_GO_THROUGH, kind="reconnect")
+        else:
+            await self.say(self.conversation.greeting(), kind="greeting")
 
     def on_media(self, msg: dict[str, Any]) -> None:
         if not self.started:
@@ -157,7 +170,7 @@ class CallSession:
             return
         self._utterance_done(utt)
         if utt.end_call and not utt.cancelled:
-            asyncio.create_task(self._hangup())
+            asyncio.create_task(self._end_stream())
 
     # ---- speech ------------------------------------------------------------------------
     def _on_endpoint(self, event) -> None:
@@ -238,10 +251,29 @@ class CallSession:
                 label=turn.label,
                 score=round(turn.score, 3),
             )
-            if turn.text:
+            if turn.action and turn.action.get("type") == "handover":
+                action = {k: v for k, v in turn.action.items() if k != "type"}
+                self._persist.submit(
+                    handover_request,
+                    call_id=self.call.pk,
+                    action=action,
+                    reason=f"Caller said: {text}",
+                )
+                await self.say(turn.text, kind="handover", end_call=True)
+            elif turn.text:
                 await self.say(turn.text, end_call=turn.end_call)
+            self._persist.submit(
+                services.call_save_conversation,
+                call_id=self.call.pk,
+                state=self.conversation.state(),
+            )
 
     # ---- end ---------------------------------------------------------------------------
+    async def _end_stream(self) -> None:
+        """Close the stream after the last words played; state is written first."""
+        await self._persist.flush()
+        await self._hangup()
+
     async def close(self, reason: str) -> None:
         if self.closed:
             return
@@ -257,6 +289,10 @@ class CallSession:
                 call=self.call,
                 reason=reason,
                 input_errors=dict(self.errors),
-                conversation=self.conversation.state(),
+            )
+            self._persist.submit(
+                services.call_save_conversation,
+                call_id=self.call.pk,
+                state=self.conversation.state(),
             )
         await self._persist.drain()

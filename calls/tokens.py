@@ -15,9 +15,7 @@ def media_token_for(call_id: int) -> str:
 def call_id_from_media_token(token: str, max_age: int | None = None) -> int | None:
     """The call id, or None when the token is forged, malformed or expired."""
     try:
-        data = signing.loads(
-            token, salt=_SALT, max_age=max_age or settings.STELLAR_MEDIA_TOKEN_TTL
-        )
+        data = signing.loads(token, salt=_SALT, max_age=max_age or settings.STELLAR_MEDIA_TOKEN_TTL)
     except signing.BadSignature:
         return None
     call_id = data.get("call") if isinstance(data, dict) else None

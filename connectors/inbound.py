@@ -17,10 +17,40 @@ logger = logging.getLogger(__name__)
 
 # Parameters Twilio itself sends on a voice webhook; anything else came from an IVR/Studio flow.
 TWILIO_VOICE_PARAMS = frozenset(
-    """CallSid AccountSid From To CallStatus ApiVersion Direction ForwardedFrom CallerName
-    ParentCallSid CallToken FromCity FromState FromZip FromCountry ToCity ToState ToZip ToCountry
-    Caller CallerCity CallerState CallerZip CallerCountry Called CalledCity CalledState CalledZip
-    CalledCountry StirVerstat StirPassportToken AddOns""".split()
+    [
+        "CallSid",
+        "AccountSid",
+        "From",
+        "To",
+        "CallStatus",
+        "ApiVersion",
+        "Direction",
+        "ForwardedFrom",
+        "CallerName",
+        "ParentCallSid",
+        "CallToken",
+        "FromCity",
+        "FromState",
+        "FromZip",
+        "FromCountry",
+        "ToCity",
+        "ToState",
+        "ToZip",
+        "ToCountry",
+        "Caller",
+        "CallerCity",
+        "CallerState",
+        "CallerZip",
+        "CallerCountry",
+        "Called",
+        "CalledCity",
+        "CalledState",
+        "CalledZip",
+        "CalledCountry",
+        "StirVerstat",
+        "StirPassportToken",
+        "AddOns",
+    ]
 )
 MAX_IVR_PARAMS = 20
 

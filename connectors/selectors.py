@@ -45,9 +45,7 @@ def connector_resolve_version(*, connector: PhoneConnector) -> Resolution:
         if version is None:
             return Resolution(None, None, "", "Pinned mode but no version is pinned.")
         if version.status != VersionStatus.PUBLISHED:
-            return Resolution(
-                None, None, "", f"The pinned version {version.label} is unpublished."
-            )
+            return Resolution(None, None, "", f"The pinned version {version.label} is unpublished.")
         return Resolution(version.snapshot, version, version.label, f"Pinned to {version.label}")
     version = latest_published_version(agent=connector.agent)
     if version is None:
@@ -56,4 +54,10 @@ def connector_resolve_version(*, connector: PhoneConnector) -> Resolution:
         )
     return Resolution(
         version.snapshot, version, version.label, f"Latest published version {version.label}"
+    )
+
+
+def connector_list(*, workspace):
+    return PhoneConnector.objects.filter(workspace=workspace).select_related(
+        "agent", "environment", "pinned_version"
     )

@@ -13,20 +13,31 @@ EDITABLE_FIELDS = ("name", "agent", "environment", "version_mode", "pinned_versi
 def _validate(connector: PhoneConnector) -> None:
     errors: dict[str, list[str]] = {}
     ws = connector.workspace_id
-    if connector.agent_id and Agent.objects.filter(pk=connector.agent_id).values_list(
-        "workspace_id", flat=True
-    ).first() != ws:
+    if (
+        connector.agent_id
+        and Agent.objects.filter(pk=connector.agent_id)
+        .values_list("workspace_id", flat=True)
+        .first()
+        != ws
+    ):
         errors["agent"] = ["Choose an agent of this workspace."]
-    if connector.environment_id and Environment.objects.filter(
-        pk=connector.environment_id
-    ).values_list("workspace_id", flat=True).first() != ws:
+    if (
+        connector.environment_id
+        and Environment.objects.filter(pk=connector.environment_id)
+        .values_list("workspace_id", flat=True)
+        .first()
+        != ws
+    ):
         errors["environment"] = ["Choose an environment of this workspace."]
     if connector.version_mode == VersionMode.PINNED:
         if connector.pinned_version_id is None:
             errors["pinned_version"] = ["Pinned mode needs a version to pin."]
-        elif AgentVersion.objects.filter(pk=connector.pinned_version_id).values_list(
-            "agent_id", flat=True
-        ).first() != connector.agent_id:
+        elif (
+            AgentVersion.objects.filter(pk=connector.pinned_version_id)
+            .values_list("agent_id", flat=True)
+            .first()
+            != connector.agent_id
+        ):
             errors["pinned_version"] = ["That version belongs to another agent."]
     else:
         connector.pinned_version = None
@@ -80,3 +91,13 @@ def connector_update(
     _validate(connector)
     connector.save()
     return connector
+
+
+def connector_check(*, connector: PhoneConnector) -> None:
+    """Validate a connector without saving it, e.g. so an admin form can show the errors."""
+    connector.full_clean(exclude=["twilio_auth_token_ciphertext"])
+    _validate(connector)
+
+
+def connector_delete(*, connector: PhoneConnector) -> None:
+    connector.delete()

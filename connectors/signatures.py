@@ -15,8 +15,10 @@ def public_url_for(path_with_query: str, *, websocket: bool = False) -> str:
     """Rebuild the URL Twilio signed from STELLAR_PUBLIC_URL, never from the Host header."""
     base = settings.STELLAR_PUBLIC_URL
     if websocket:
-        base = "wss://" + base.split("://", 1)[1] if base.startswith("https://") else (
-            "ws://" + base.split("://", 1)[1]
+        base = (
+            "wss://" + base.split("://", 1)[1]
+            if base.startswith("https://")
+            else ("ws://" + base.split("://", 1)[1])
         )
     return base + path_with_query
 

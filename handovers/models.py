@@ -32,7 +32,9 @@ class HandoverAction(models.Model):
         help_text="E.164 with country code, e.g. +31201234567.",
     )
     extra_destinations = models.JSONField(
-        default=list, blank=True, help_text="Tried in order when the fallback is 'next destination'."
+        default=list,
+        blank=True,
+        help_text="Tried in order when the fallback is 'next destination'.",
     )
     caller_id = models.CharField(
         max_length=20,

@@ -112,6 +112,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stale-calls": {"task": "calls.tasks.sweep_stale_calls", "schedule": 30.0},
+    "purge-expired-recordings": {"task": "calls.tasks.purge_expired_recordings", "schedule": 3600.0},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -130,7 +134,10 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+# Collected static files (production); in local mode WhiteNoise serves them from the finders.
+STATIC_ROOT = env.str("STELLAR_STATIC_ROOT", default=str(VAR_DIR / "staticfiles") if PRODUCTION else "")
+STATIC_ROOT = STATIC_ROOT or None
+WHITENOISE_USE_FINDERS = not PRODUCTION
 MEDIA_ROOT = Path(env.str("STELLAR_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"  # never served publicly; recordings go through an authenticated view
 STELLAR_SPOOL_DIR = Path(env.str("STELLAR_SPOOL_DIR", default=str(VAR_DIR / "spool")))
@@ -210,3 +217,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Twilio REST API origin; only changed to point the real client at a local mock in tests.
+STELLAR_TWILIO_API_BASE_URL = env.str("STELLAR_TWILIO_API_BASE_URL", default="")
+STELLAR_TWILIO_TIMEOUT = env.float("STELLAR_TWILIO_TIMEOUT", default=10.0)

@@ -8,9 +8,59 @@ from collections import Counter
 
 _WORD = re.compile(r"[a-z0-9']+")
 STOPWORDS = frozenset(
-    """a an the i me my we our you your to of and or in on at for is are was be can could would
-    please hi hello hey um uh like just want wanna need do does it this that with about so im i'm
-    id i'd some any get""".split()
+    [
+        "a",
+        "an",
+        "the",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "you",
+        "your",
+        "to",
+        "of",
+        "and",
+        "or",
+        "in",
+        "on",
+        "at",
+        "for",
+        "is",
+        "are",
+        "was",
+        "be",
+        "can",
+        "could",
+        "would",
+        "please",
+        "hi",
+        "hello",
+        "hey",
+        "um",
+        "uh",
+        "like",
+        "just",
+        "want",
+        "wanna",
+        "need",
+        "do",
+        "does",
+        "it",
+        "this",
+        "that",
+        "with",
+        "about",
+        "so",
+        "im",
+        "i'm",
+        "id",
+        "i'd",
+        "some",
+        "any",
+        "get",
+    ]
 )
 
 

@@ -78,14 +78,6 @@ class AgentVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.agent.name} v{self.number}"
 
-    @property
-    def label(self) -> str:
-        return f"v{self.number}"
-
-    @property
-    def display_status(self) -> str:
-        return f"{self.status}, locked" if self.locked else self.status
-
     def save(self, *args, **kwargs):
         if self.pk is not None:
             stored = type(self).objects.filter(pk=self.pk).values(*self.IMMUTABLE_FIELDS, "locked")
@@ -107,3 +99,11 @@ class AgentVersion(models.Model):
                 f"{self.label} is {self.display_status}; unpublish an unlocked version first."
             )
         return super().delete(*args, **kwargs)
+
+    @property
+    def label(self) -> str:
+        return f"v{self.number}"
+
+    @property
+    def display_status(self) -> str:
+        return f"{self.status}, locked" if self.locked else self.status

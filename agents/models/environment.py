@@ -87,8 +87,13 @@ class VariableValue(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["variable", "environment"], name="unique_variable_value")
+            models.UniqueConstraint(
+                fields=["variable", "environment"], name="unique_variable_value"
+            )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.variable.name} [{self.environment}]"
 
 
 class AuthKind(models.TextChoices):
@@ -138,3 +143,6 @@ class AuthConnectorCredential(models.Model):
                 fields=["auth_connector", "environment"], name="unique_auth_credential"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.auth_connector.name} [{self.environment}] credentials"

@@ -2,6 +2,7 @@
 
 import json
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agents import crypto
@@ -15,7 +16,6 @@ from agents.models import (
     Variable,
     VariableValue,
 )
-from django.core.exceptions import ValidationError
 
 CREDENTIAL_KEYS = {
     AuthKind.BEARER: ("token",),
@@ -85,3 +85,72 @@ def encryption_keys_rotate() -> int:
             obj.save(update_fields=[field])
             count += 1
     return count
+
+
+def _saved(obj):
+    obj.full_clean()
+    obj.save()
+    return obj
+
+
+def secret_create(*, workspace, name: str, description: str = "") -> Secret:
+    return _saved(Secret(workspace=workspace, name=name, description=description))
+
+
+def secret_update(*, secret: Secret, description: str) -> Secret:
+    """Only the description changes: templates refer to a secret by its name."""
+    secret.description = description
+    return _saved(secret)
+
+
+def secret_delete(*, secret: Secret) -> None:
+    secret.delete()
+
+
+def variable_create(*, workspace, name: str, description: str = "") -> Variable:
+    return _saved(Variable(workspace=workspace, name=name, description=description))
+
+
+def variable_update(*, variable: Variable, description: str) -> Variable:
+    variable.description = description
+    return _saved(variable)
+
+
+def variable_delete(*, variable: Variable) -> None:
+    variable.delete()
+
+
+def auth_connector_create(
+    *, workspace, name: str, kind: str, header_name: str = "", token_url: str = "", scope: str = ""
+) -> AuthConnector:
+    connector = AuthConnector(
+        workspace=workspace,
+        name=name,
+        kind=kind,
+        header_name=header_name,
+        token_url=token_url,
+        scope=scope,
+    )
+    _auth_connector_check(connector)
+    return _saved(connector)
+
+
+def auth_connector_update(*, auth_connector: AuthConnector, **changes) -> AuthConnector:
+    """Name and kind are fixed: actions refer to the name, stored credentials fit the kind."""
+    for field, value in changes.items():
+        if field not in ("header_name", "token_url", "scope"):
+            raise ValidationError(f"{field} cannot be changed.")
+        setattr(auth_connector, field, value)
+    _auth_connector_check(auth_connector)
+    return _saved(auth_connector)
+
+
+def auth_connector_delete(*, auth_connector: AuthConnector) -> None:
+    auth_connector.delete()
+
+
+def _auth_connector_check(connector: AuthConnector) -> None:
+    if connector.kind == AuthKind.API_KEY and not connector.header_name:
+        raise ValidationError({"header_name": ["API-key auth needs the header name."]})
+    if connector.kind == AuthKind.OAUTH2_CLIENT_CREDENTIALS and not connector.token_url:
+        raise ValidationError({"token_url": ["OAuth2 client credentials need the token URL."]})

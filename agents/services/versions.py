@@ -118,3 +118,148 @@ def agent_restore(*, agent: Agent, version: AgentVersion) -> Agent:
         )
     return agent
 
+
+# Editing the draft and its actions (the API and admin call these; publishing snapshots them).
+
+ACTION_CONFIG_KEYS = {
+    "static_response": ("response",),
+    "end_call": (),
+    "api_call": ("method", "url"),
+    "send_sms": ("body",),
+}
+
+
+def _draft_json_errors(agent: Agent) -> dict[str, list[str]]:
+    """Knowledge and intents are JSON the engine reads; reject shapes it cannot use."""
+
+    def texts(value) -> bool:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+    errors: dict[str, list[str]] = {}
+    knowledge = agent.knowledge
+    if not isinstance(knowledge, list) or not all(
+        isinstance(item, dict)
+        and isinstance(item.get("question"), str)
+        and isinstance(item.get("answer"), str)
+        for item in knowledge
+    ):
+        errors["knowledge"] = ['Knowledge is a list of {"question": text, "answer": text}.']
+    intents = agent.intents
+    if not isinstance(intents, list) or not all(
+        isinstance(item, dict)
+        and isinstance(item.get("name"), str)
+        and texts(item.get("examples"))
+        and isinstance(item.get("response", ""), str)
+        and isinstance(item.get("action", ""), str)
+        for item in intents
+    ):
+        errors["intents"] = [
+            'Intents are a list of {"name": text, "examples": [text], '
+            '"response": text, "action": text}.'
+        ]
+    return errors
+
+
+def _draft_full_clean(agent: Agent) -> None:
+    errors: dict = {}
+    try:
+        agent.full_clean()
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    for field, messages in _draft_json_errors(agent).items():
+        errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+
+
+def agent_create(*, workspace, name: str, **draft: Any) -> Agent:
+    unknown = set(draft) - set(DRAFT_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown draft fields: {', '.join(sorted(unknown))}.")
+    agent = Agent(workspace=workspace, name=name, **draft)
+    _draft_full_clean(agent)
+    agent.save()
+    return agent
+
+
+def agent_update_draft(*, agent: Agent, **changes: Any) -> Agent:
+    unknown = set(changes) - set(DRAFT_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown draft fields: {', '.join(sorted(unknown))}.")
+    for field, value in changes.items():
+        setattr(agent, field, value)
+    _draft_full_clean(agent)
+    agent.save()
+    return agent
+
+
+def agent_delete(*, agent: Agent) -> None:
+    names = list(agent.phone_connectors.values_list("name", flat=True))
+    if names:
+        raise ValidationError(
+            f"{agent.name} answers calls on {', '.join(names)}; "
+            "point those phone connectors at another agent first."
+        )
+    agent.delete()
+
+
+def action_full_clean(*, action) -> None:
+    """full_clean() plus the rule that an agent's actions and handover actions share names."""
+    from agents.selectors import action_name_in_use
+    from handovers.models import HandoverAction
+
+    errors: dict = {}
+    try:
+        action.full_clean()
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    if isinstance(action, AgentAction) and action.kind in ACTION_CONFIG_KEYS:
+        config = action.config
+        if not isinstance(config, dict):
+            errors.setdefault("config", []).append("The configuration is a JSON object.")
+        else:
+            missing = [k for k in ACTION_CONFIG_KEYS[action.kind] if not config.get(k)]
+            if missing:
+                errors.setdefault("config", []).append(
+                    f"A {action.get_kind_display().lower()} action needs: {', '.join(missing)}."
+                )
+    is_handover = isinstance(action, HandoverAction)
+    if (
+        action.name
+        and action.agent_id
+        and "name" not in errors
+        and action_name_in_use(
+            agent=action.agent,
+            name=action.name,
+            exclude_action_id=None if is_handover else action.pk,
+            exclude_handover_id=action.pk if is_handover else None,
+        )
+    ):
+        errors["name"] = [f"This agent already has an action called {action.name}."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def agent_action_create(
+    *, agent: Agent, name: str, description: str, kind: str, config: dict | None = None
+) -> AgentAction:
+    action = AgentAction(
+        agent=agent, name=name, description=description, kind=kind, config=config or {}
+    )
+    action_full_clean(action=action)
+    action.save()
+    return action
+
+
+def agent_action_update(*, action: AgentAction, **changes: Any) -> AgentAction:
+    for field, value in changes.items():
+        if field not in ACTION_FIELDS:
+            raise ValidationError(f"{field} cannot be changed.")
+        setattr(action, field, value)
+    action_full_clean(action=action)
+    action.save()
+    return action
+
+
+def agent_action_delete(*, action: AgentAction) -> None:
+    action.delete()

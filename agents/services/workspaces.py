@@ -50,3 +50,31 @@ def membership_set_role(*, membership: Membership, role: str, actor_membership: 
     membership.role = role
     membership.save(update_fields=["role"])
     return membership
+
+
+def _require_owner_for_owners(*, actor_membership: Membership, roles: tuple[str, ...]) -> None:
+    if Role.OWNER in roles and actor_membership.role != Role.OWNER:
+        raise PermissionDenied("Only an owner can add, change or remove an owner.")
+
+
+def membership_invite(*, actor_membership: Membership, email: str, role: str = Role.VIEWER):
+    """membership_add on behalf of a member (admins may not create owners)."""
+    _require_owner_for_owners(actor_membership=actor_membership, roles=(role,))
+    return membership_add(workspace=actor_membership.workspace, email=email, role=role)
+
+
+def membership_change_role(*, membership: Membership, role: str, actor_membership: Membership):
+    _require_owner_for_owners(actor_membership=actor_membership, roles=(membership.role, role))
+    return membership_set_role(membership=membership, role=role, actor_membership=actor_membership)
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor_membership: Membership) -> None:
+    _require_owner_for_owners(actor_membership=actor_membership, roles=(membership.role,))
+    if membership.role == Role.OWNER:
+        owners = Membership.objects.select_for_update().filter(
+            workspace=membership.workspace, role=Role.OWNER
+        )
+        if len(owners) == 1:
+            raise ValidationError("A workspace needs at least one owner.")
+    membership.delete()

@@ -5,8 +5,8 @@ Importing this package is cheap: models load on first `get_stt()`/`get_tts()` or
 
 from .base import STT, TTS, VAD
 from .endpointer import (
-    EndpointerConfig,
     Endpointer,
+    EndpointerConfig,
     EndpointEvent,
     SpeechCancelled,
     SpeechPaused,

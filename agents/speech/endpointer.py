@@ -1,4 +1,4 @@
-"""Streaming end-pointer: turns a call's 20 ms frames into utterances, cheaply and deterministically.
+"""Streaming end-pointer: turns a call's 20 ms frames into utterances, cheaply and predictably.
 
 One instance per audio stream. Feed every inbound frame in order; act on the returned events:
 
@@ -37,6 +37,10 @@ class EndpointerConfig:
     pre_roll_ms: int = 200  # audio kept from before the detected onset
     min_utterance_ms: int = 200  # voiced span below this is noise, not an utterance
     pause_ms: int = 200  # trailing silence that triggers SpeechPaused (and the kept tail)
+    # Mid-utterance, a "voiced" frame this many dB below the loudest frame so far counts as
+    # silence. WebRTC VAD keeps saying "speech" for ~200 ms after speech stops (hangover) and
+    # for faint line noise; without this every turn would end that much later. 0 disables.
+    trailing_floor_db: float = 40.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +52,7 @@ class SpeechStarted:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class SpeechPaused:
-    """Trailing silence reached pause_ms at `t_ms`; `audio` is the utterance so far (8 kHz int16)."""
+    """Trailing silence reached pause_ms at `t_ms`; `audio` = the utterance so far (8 kHz int16)."""
 
     t_ms: int
     audio: np.ndarray
@@ -98,6 +102,7 @@ class Endpointer:
         self._pre_n = cfg.pre_roll_ms * spm
         self._pause_n = cfg.pause_ms * spm
         self._min_ms = cfg.min_utterance_ms
+        self._floor_ratio = 10 ** (cfg.trailing_floor_db / 20) if cfg.trailing_floor_db else 0.0
         # One preallocated buffer holds the pre-roll while idle and the utterance while speaking.
         self._buf = np.zeros(self._max_n + self._pre_n + self._start_n + 960, dtype=np.int16)
         self.reset()
@@ -114,6 +119,7 @@ class Endpointer:
         self._end_pos = 0  # speech: buffer position just after the last voiced frame
         self._end_t = 0  # speech: stream time just after the last voiced frame
         self._paused = False  # speech: SpeechPaused already sent for this silence run
+        self._loudest = 0  # speech: highest frame peak so far
 
     @property
     def in_speech(self) -> bool:
@@ -144,6 +150,12 @@ class Endpointer:
             return [self._start_utterance(frame_end_t)]
 
         events: list[EndpointEvent] = []
+        if voiced and self._floor_ratio:
+            peak = max(int(frame.max()), -int(frame.min()))
+            if peak > self._loudest:
+                self._loudest = peak
+            elif peak * self._floor_ratio < self._loudest:
+                voiced = False  # VAD hangover or faint noise, not the caller still talking
         if voiced:
             self._end_pos = self._pos
             self._end_t = frame_end_t
@@ -181,6 +193,8 @@ class Endpointer:
         self._end_t = frame_end_t
         self._paused = False
         self._run_n = 0
+        onset = self._buf[self._run_pos : self._pos]
+        self._loudest = max(int(onset.max()), -int(onset.min()))
         return SpeechStarted(self._run_t)
 
     def _to_idle(self, keep_n: int) -> None:

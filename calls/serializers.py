@@ -1,0 +1,85 @@
+"""Output serializers of the calls API (read-only) and its list filters."""
+
+from rest_framework import serializers
+
+from agents.serializers import choice_field_class
+
+from .models import Call, CallEvent, CallStatus, Recording, TranscriptSegment
+
+CallStatusField = choice_field_class(CallStatus, "CallStatus")
+
+
+class CallFilterSerializer(serializers.Serializer):
+    status = CallStatusField(required=False)
+    connector = serializers.IntegerField(required=False, help_text="Phone connector id.")
+    agent = serializers.IntegerField(required=False, help_text="Agent id.")
+
+
+class CallOutputSerializer(serializers.ModelSerializer):
+    status = CallStatusField()
+
+    class Meta:
+        model = Call
+        fields = [
+            "id",
+            "call_sid",
+            "status",
+            "source",
+            "direction",
+            "from_number",
+            "to_number",
+            "connector",
+            "agent",
+            "agent_version",
+            "version_label",
+            "environment",
+            "outcome",
+            "transferred_to",
+            "created_at",
+            "answered_at",
+            "ended_at",
+            "duration_seconds",
+        ]
+        read_only_fields = fields
+
+
+class CallEventOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CallEvent
+        fields = ["at", "kind", "message", "data"]
+        read_only_fields = fields
+
+
+class TranscriptSegmentOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TranscriptSegment
+        fields = ["speaker", "start_ms", "end_ms", "text", "interrupted"]
+        read_only_fields = fields
+
+
+class RecordingOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Recording
+        fields = ["duration_ms", "size_bytes", "channels", "sha256", "created_at"]
+        read_only_fields = fields
+
+
+class CallDetailOutputSerializer(CallOutputSerializer):
+    events = CallEventOutputSerializer(many=True)
+    segments = TranscriptSegmentOutputSerializer(many=True)
+    recording = serializers.SerializerMethodField()
+
+    class Meta(CallOutputSerializer.Meta):
+        fields = [
+            *CallOutputSerializer.Meta.fields,
+            "summary",
+            "ivr_params",
+            "events",
+            "segments",
+            "recording",
+        ]
+        read_only_fields = fields
+
+    def get_recording(self, call: Call) -> dict | None:
+        recording = getattr(call, "recording", None)
+        return RecordingOutputSerializer(recording).data if recording else None
