@@ -13,6 +13,7 @@ from connectors.signatures import public_url_for, signature_is_valid
 
 from .selectors import call_with_connector
 from .session import CallSession
+from .setup import call_context_for
 from .tokens import call_id_from_media_token
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,9 @@ def _load_call(call_id: int):
     if call is None or call.connector is None:
         return None, ""
     return call, call.connector.get_auth_token()
+
+
+_load_context = database_sync_to_async(call_context_for)
 
 
 class MediaStreamConsumer(AsyncWebsocketConsumer):
@@ -50,7 +54,10 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             logger.warning("media stream refused: call %s already ended", call.call_sid)
             await self.close()
             return
-        self.session = CallSession(call=call, send=self._send_json, hangup=self.close)
+        context = await _load_context(call)
+        self.session = CallSession(
+            call=call, context=context, send=self._send_json, hangup=self.close
+        )
         await self.accept()
 
     async def _send_json(self, message: dict) -> None:

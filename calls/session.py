@@ -1,4 +1,8 @@
-"""A live call: Twilio media-stream events in, the conversation engine, agent audio out."""
+"""A live call: Twilio media-stream events in, the conversation engine, agent audio out.
+
+Everything here runs on the event loop and never touches the ORM directly: speech models run
+in a thread pool, database writes go through the call's ordered Persister.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,21 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from django.utils import timezone
 
-from agents.engine import AgentTurn, Conversation
-from agents.speech.endpointer import Endpointer, SpeechStarted, UtteranceEnded
+from agents.engine import (
+    ActionRan,
+    CallContext,
+    Conversation,
+    Decision,
+    EndCall,
+    Handover,
+    Speak,
+)
+from agents.speech.endpointer import Endpointer, SpeechPaused, SpeechStarted, UtteranceEnded
 from agents.speech.registry import get_stt, get_vad
 from handovers.executor import handover_mark_reconnected, handover_request
 
@@ -26,25 +36,31 @@ from .audio.codec import FRAME_BYTES, ulaw_to_pcm16
 from .models import Call, Speaker
 from .outbound import PacedSender, Utterance
 from .persistence import Persister
-from .speech_render import render_frames
+from .speech_render import SPEECH_POOL, render_frames
 from .spool import CALLER, CallSpool
 
 logger = logging.getLogger(__name__)
 
 MAX_MEDIA_BYTES = FRAME_BYTES * 10
+HEARTBEAT_SECONDS = 10.0
+SILENCE_TIMEOUT_SECONDS = 8.0
+SILENCE_REPROMPTS = 2
 TRANSFER_DID_NOT_GO_THROUGH = (
     "I'm sorry, the transfer did not go through. Is there anything else I can help you with?"
-)
-HEARTBEAT_SECONDS = 10.0
-SPEECH_POOL = ThreadPoolExecutor(
-    max_workers=getattr(settings, "STELLAR_SPEECH_THREADS", 2), thread_name_prefix="speech"
 )
 
 
 class CallSession:
     """Protocol-free call logic; the consumer translates websocket frames into these calls."""
 
-    def __init__(self, *, call: Call, send: Callable[[dict], Awaitable[None]], hangup):
+    def __init__(
+        self,
+        *,
+        call: Call,
+        context: CallContext,
+        send: Callable[[dict], Awaitable[None]],
+        hangup: Callable[[], Awaitable[None]],
+    ):
         self.call = call
         self._send = send
         self._hangup = hangup
@@ -57,16 +73,23 @@ class CallSession:
         self._spool: CallSpool | None = None
         self._sender: PacedSender | None = None
         self._tasks: list[asyncio.Task] = []
-        self._turns: asyncio.Queue[UtteranceEnded | None] = asyncio.Queue()
+        self._inputs: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
         self._persist = Persister(call.call_sid)
         self._endpointer = Endpointer(get_vad().new_stream())
         self._last_heartbeat = time.monotonic()
+        self._speculative: tuple[int, asyncio.Future[str]] | None = None
+        self._busy = False  # a turn is being answered
+        self._quiet_since = time.monotonic()
+        self._silences = 0
+        self.voice = (call.agent_snapshot or {}).get("voice")
+        context.send_sms = self._send_sms
         self.conversation = Conversation(
-            call.agent_snapshot or {},
-            call_context={"from": call.from_number, "to": call.to_number, **call.ivr_params},
+            call.agent_snapshot or {}, context, state=call.conversation or {}
         )
+        self.settings = (call.agent_snapshot or {}).get("silence", {})
+        self.turn_latencies: list[float] = []
 
-    # ---- clock -------------------------------------------------------------------------
+    # ---- clock & bookkeeping -----------------------------------------------------------
     def clock_ms(self, at: float | None = None) -> int:
         loop_time = asyncio.get_running_loop().time() if at is None else at
         return int((loop_time - self._t0) * 1000)
@@ -75,6 +98,11 @@ class CallSession:
         self.errors[kind] += 1
         if self.errors[kind] <= 3:
             logger.warning("call %s: bad input %s %s", self.call.call_sid, kind, detail[:200])
+
+    def _event(self, kind: str, message: str, **data: Any) -> None:
+        self._persist.submit(
+            services.call_event_add, call=self.call, kind=kind, message=message, **data
+        )
 
     # ---- Twilio events -----------------------------------------------------------------
     async def on_start(self, msg: dict[str, Any]) -> None:
@@ -86,13 +114,14 @@ class CallSession:
             self.count_error("bad_start")
             return
         if start.get("callSid") and start["callSid"] != self.call.call_sid:
-            self.count_error("start_call_sid_mismatch", start.get("callSid", ""))
+            self.count_error("start_call_sid_mismatch", str(start.get("callSid")))
             await self._hangup()
             return
         self.stream_sid = str(msg.get("streamSid") or start.get("streamSid") or "")[:64]
-        custom = start.get("customParameters") or {}
+        custom = start.get("customParameters")
         self.started = True
-        self._t0 = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        self._t0 = loop.time()
         if self.call.answered_at is not None:  # a reconnected stream continues the call clock
             self._t0 -= (timezone.now() - self.call.answered_at).total_seconds()
             self._in_ms = self.clock_ms()
@@ -100,8 +129,11 @@ class CallSession:
         self._sender = PacedSender(
             send=self._send, stream_sid=self.stream_sid, clock_ms=self.clock_ms, spool=self._spool
         )
-        self._tasks.append(asyncio.create_task(self._sender.run(), name="sender"))
-        self._tasks.append(asyncio.create_task(self._turn_loop(), name="turns"))
+        self._tasks += [
+            asyncio.create_task(self._sender.run(), name="sender"),
+            asyncio.create_task(self._input_loop(), name="turns"),
+            asyncio.create_task(self._silence_watch(), name="silence"),
+        ]
         self._persist.submit(
             services.call_mark_stream_started,
             call=self.call,
@@ -111,9 +143,9 @@ class CallSession:
         handover = (self.call.conversation or {}).get("handover") or {}
         if handover.get("status") == "failed":
             self._persist.submit(handover_mark_reconnected, call_id=self.call.pk)
-            await self.say(TRANSFER_DID_NOT_GO_THROUGH, kind="reconnect")
+            await self.say_line(TRANSFER_DID_NOT_GO_THROUGH, kind="reconnect")
         else:
-            await self.say(self.conversation.greeting(), kind="greeting")
+            await self.say_line(self.conversation.greeting(), kind="greeting")
 
     def on_media(self, msg: dict[str, Any]) -> None:
         if not self.started:
@@ -150,14 +182,9 @@ class CallSession:
         if not isinstance(digit, str) or len(digit) != 1 or digit not in "0123456789*#ABCD":
             self.count_error("bad_dtmf")
             return
-        self._persist.submit(
-            services.call_event_add,
-            call=self.call,
-            kind="dtmf",
-            message=f"Caller pressed {digit}",
-            digit=digit,
-            at_ms=self._in_ms,
-        )
+        self._event("dtmf", f"Caller pressed {digit}", digit=digit, at_ms=self._in_ms)
+        if self.started:
+            self._inputs.put_nowait(("dtmf", digit))
 
     def on_mark(self, msg: dict[str, Any]) -> None:
         mark = msg.get("mark")
@@ -172,13 +199,33 @@ class CallSession:
         if utt.end_call and not utt.cancelled:
             asyncio.create_task(self._end_stream())
 
-    # ---- speech ------------------------------------------------------------------------
+    # ---- listening ---------------------------------------------------------------------
     def _on_endpoint(self, event) -> None:
+        self._quiet_since = time.monotonic()
         if isinstance(event, SpeechStarted):
+            self._silences = 0
             if self._sender is not None and self._sender.speaking:
                 asyncio.create_task(self.barge_in())
+        elif isinstance(event, SpeechPaused):
+            self._start_speculative_stt(event.audio)
         elif isinstance(event, UtteranceEnded):
-            self._turns.put_nowait(event)
+            self._inputs.put_nowait(("utterance", event))
+
+    def _start_speculative_stt(self, audio: np.ndarray) -> None:
+        """Transcribe during the trailing silence; reused if the caller stays silent."""
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(SPEECH_POOL, get_stt().transcribe, audio, 8000, None)
+        self._speculative = (len(audio), future)
+
+    async def _transcribe(self, event: UtteranceEnded) -> str:
+        audio = np.asarray(event.audio, dtype=np.int16)
+        if self._speculative is not None and self._speculative[0] == len(audio):
+            future = self._speculative[1]
+        else:
+            loop = asyncio.get_running_loop()
+            future = loop.run_in_executor(SPEECH_POOL, get_stt().transcribe, audio, 8000, None)
+        self._speculative = None
+        return ((await future) or "").strip()
 
     async def barge_in(self) -> None:
         assert self._sender is not None
@@ -186,17 +233,22 @@ class CallSession:
         if not cut:
             return
         await self._send({"event": "clear", "streamSid": self.stream_sid})
+        self._event("barge_in", "Caller interrupted the agent", at_ms=self._in_ms)
         for utt in cut:
             self._utterance_done(utt)
 
-    async def say(self, text: str, *, kind: str = "reply", end_call: bool = False) -> Utterance:
-        assert self._sender is not None
-        utt = Utterance(text=text, end_call=end_call, meta={"kind": kind})
-        self._sender.say(utt)
-        voice = (self.call.agent_snapshot or {}).get("voice")
+    # ---- speaking ----------------------------------------------------------------------
+    async def _render_into(self, utt: Utterance, text: str) -> None:
         loop = asyncio.get_running_loop()
-        frames = await loop.run_in_executor(SPEECH_POOL, render_frames, text, voice)
+        frames = await loop.run_in_executor(SPEECH_POOL, render_frames, text, self.voice)
+        utt.text = f"{utt.text} {text}".strip()
         utt.feed(frames)
+
+    async def say_line(self, text: str, *, kind: str, end_call: bool = False) -> Utterance:
+        assert self._sender is not None
+        utt = Utterance(text="", end_call=end_call, meta={"kind": kind})
+        self._sender.say(utt)
+        await self._render_into(utt, text)
         utt.finish()
         return utt
 
@@ -204,69 +256,144 @@ class CallSession:
         if utt.meta.get("recorded") or utt.start_ms is None:
             return
         utt.meta["recorded"] = True
-        end_ms = utt.start_ms + utt.sent * 20
         heard = utt.heard_text()
-        self.conversation.history.append({"role": "agent_heard", "text": heard})
+        self.conversation.agent_heard(heard, interrupted=utt.cancelled)
+        self._quiet_since = time.monotonic()
+        if utt.meta.get("caller_end_ms") is not None:
+            self.turn_latencies.append(utt.start_ms - utt.meta["caller_end_ms"])
         self._persist.submit(
             services.transcript_add,
             call=self.call,
             speaker=Speaker.AGENT,
             start_ms=utt.start_ms,
-            end_ms=end_ms,
-            text=utt.text if not utt.cancelled else heard or "…",
+            end_ms=utt.start_ms + utt.sent * 20,
+            text=utt.text if not utt.cancelled else (heard or "…"),
             interrupted=utt.cancelled,
         )
 
-    async def _turn_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        stt = get_stt()
+    # ---- turns -------------------------------------------------------------------------
+    async def _input_loop(self) -> None:
         while True:
-            event = await self._turns.get()
-            if event is None:
+            item = await self._inputs.get()
+            if item is None:
                 return
-            audio = np.asarray(event.audio, dtype=np.int16)
+            kind, value = item
+            self._busy = True
             try:
-                text = await loop.run_in_executor(SPEECH_POOL, stt.transcribe, audio, 8000, None)
+                if kind == "utterance":
+                    await self._caller_turn(value)
+                elif kind == "dtmf":
+                    await self._run_turn(self.conversation.dtmf(value), kind="dtmf")
+                elif kind == "silence":
+                    await self._run_events(self.conversation.silence_turn(*value), "silence")
+            except asyncio.CancelledError:
+                raise
             except Exception:
-                logger.exception("call %s: transcription failed", self.call.call_sid)
-                continue
-            text = (text or "").strip()
-            if not text:
-                continue
-            self._persist.submit(
-                services.transcript_add,
-                call=self.call,
-                speaker=Speaker.CALLER,
-                start_ms=event.start_ms,
-                end_ms=event.end_ms,
-                text=text,
-            )
-            turn: AgentTurn = self.conversation.respond(text)
-            self._persist.submit(
-                services.call_event_add,
-                call=self.call,
-                kind="agent_turn",
-                message=f"Agent chose {turn.label or 'a reply'}",
-                caller_text=text,
-                label=turn.label,
-                score=round(turn.score, 3),
-            )
-            if turn.action and turn.action.get("type") == "handover":
-                action = {k: v for k, v in turn.action.items() if k != "type"}
-                self._persist.submit(
-                    handover_request,
-                    call_id=self.call.pk,
-                    action=action,
-                    reason=f"Caller said: {text}",
+                logger.exception("call %s: turn failed", self.call.call_sid)
+                await self.say_line("Sorry, something went wrong on my side.", kind="error")
+            finally:
+                self._busy = False
+                self._quiet_since = time.monotonic()
+
+    async def _caller_turn(self, event: UtteranceEnded) -> None:
+        try:
+            text = await self._transcribe(event)
+        except Exception:
+            logger.exception("call %s: transcription failed", self.call.call_sid)
+            return
+        if not text:
+            return
+        self._persist.submit(
+            services.transcript_add,
+            call=self.call,
+            speaker=Speaker.CALLER,
+            start_ms=event.start_ms,
+            end_ms=event.end_ms,
+            text=text,
+        )
+        await self._run_turn(self.conversation.turn(text), kind="reply", caller_end_ms=event.end_ms)
+
+    async def _run_events(self, events, kind: str) -> None:
+        async def gen():
+            for event in events:
+                yield event
+
+        await self._run_turn(gen(), kind=kind)
+
+    async def _run_turn(self, events, *, kind: str, caller_end_ms: int | None = None) -> None:
+        """Carry out a turn's events in order; one utterance (and one mark) per turn."""
+        assert self._sender is not None
+        utt: Utterance | None = None
+        ending: str | None = None
+        async for event in events:
+            if isinstance(event, Speak):
+                if utt is None:
+                    utt = Utterance(text="", meta={"kind": kind, "caller_end_ms": caller_end_ms})
+                    self._sender.say(utt)
+                await self._render_into(utt, event.text)
+            elif isinstance(event, Decision):
+                self._event(
+                    "agent_turn",
+                    f"Agent chose {event.label}",
+                    label=event.label,
+                    score=event.score,
+                    brain=event.brain,
                 )
-                await self.say(turn.text, kind="handover", end_call=True)
-            elif turn.text:
-                await self.say(turn.text, end_call=turn.end_call)
-            self._persist.submit(
-                services.call_save_conversation,
-                call_id=self.call.pk,
-                state=self.conversation.state(),
+            elif isinstance(event, ActionRan):
+                self._event(
+                    "action",
+                    f"Action {event.name}: {event.outcome or ('ok' if event.ok else 'failed')}",
+                    action=event.name,
+                    action_kind=event.kind,
+                    ok=event.ok,
+                    duration_ms=event.duration_ms,
+                    inputs=event.inputs,
+                )
+            elif isinstance(event, Handover):
+                self._persist.submit(
+                    handover_request, call_id=self.call.pk, action=event.action, reason=event.reason
+                )
+                ending = "handover"
+            elif isinstance(event, EndCall):
+                self._event("end_call", event.reason or "Agent ended the call")
+                ending = "end_call"
+        self._persist.submit(
+            services.call_save_conversation, call_id=self.call.pk, state=self.conversation.state()
+        )
+        if utt is None:
+            if ending:
+                await self._end_stream()
+            return
+        utt.end_call = ending is not None
+        utt.finish()
+
+    async def _silence_watch(self) -> None:
+        timeout = float(self.settings.get("timeout_seconds", SILENCE_TIMEOUT_SECONDS))
+        limit = int(self.settings.get("reprompts", SILENCE_REPROMPTS))
+        while True:
+            await asyncio.sleep(0.5)
+            idle = (
+                not self._busy
+                and not self._endpointer.in_speech
+                and self._sender is not None
+                and not self._sender.speaking
             )
+            if not idle:
+                self._quiet_since = max(self._quiet_since, time.monotonic() - 0.5)
+                continue
+            if time.monotonic() - self._quiet_since >= timeout:
+                self._silences += 1
+                self._quiet_since = time.monotonic()
+                self._inputs.put_nowait(("silence", (self._silences, limit)))
+
+    async def _send_sms(self, to: str, body: str) -> str:
+        from connectors.twilio_client import twilio_client_for
+
+        def send() -> str:
+            client = twilio_client_for(self.call.connector)
+            return client.messages.create(to=to, from_=self.call.to_number, body=body).sid
+
+        return await asyncio.get_running_loop().run_in_executor(None, send)
 
     # ---- end ---------------------------------------------------------------------------
     async def _end_stream(self) -> None:
@@ -278,21 +405,21 @@ class CallSession:
         if self.closed:
             return
         self.closed = True
-        self._turns.put_nowait(None)
+        self._inputs.put_nowait(None)
         for task in self._tasks:
             task.cancel()
         if self._spool is not None:
             self._spool.close()
         if self.started:
             self._persist.submit(
+                services.call_save_conversation,
+                call_id=self.call.pk,
+                state=self.conversation.state(),
+            )
+            self._persist.submit(
                 services.call_stream_ended,
                 call=self.call,
                 reason=reason,
                 input_errors=dict(self.errors),
-            )
-            self._persist.submit(
-                services.call_save_conversation,
-                call_id=self.call.pk,
-                state=self.conversation.state(),
             )
         await self._persist.drain()

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+
+from django.conf import settings
 
 from agents.speech.registry import get_tts
 
 from .audio.codec import frames, pcm16_to_ulaw
+
+# Speech inference runs here, off the event loop, so one call's STT never stalls another's audio.
+SPEECH_POOL = ThreadPoolExecutor(
+    max_workers=getattr(settings, "STELLAR_SPEECH_THREADS", 2), thread_name_prefix="speech"
+)
 
 
 @lru_cache(maxsize=512)

@@ -1,5 +1,16 @@
 """The conversation engine: decides what the agent says and does on each caller turn."""
 
-from .turns import AgentTurn, Conversation
+from .context import CallContext
+from .conversation import Conversation
+from .events import ActionRan, Decision, EndCall, Handover, Speak, TurnEvent
 
-__all__ = ["AgentTurn", "Conversation"]
+__all__ = [
+    "ActionRan",
+    "CallContext",
+    "Conversation",
+    "Decision",
+    "EndCall",
+    "Handover",
+    "Speak",
+    "TurnEvent",
+]

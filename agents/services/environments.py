@@ -88,7 +88,24 @@ def encryption_keys_rotate() -> int:
 
 
 def _saved(obj):
-    obj.full_clean()
+    """full_clean() with a clear message when the workspace already uses the name."""
+    taken = (
+        type(obj)
+        .objects.filter(workspace_id=obj.workspace_id, name=obj.name)
+        .exclude(pk=obj.pk)
+        .exists()
+    )
+    errors: dict = {}
+    try:
+        obj.full_clean(validate_constraints=False)
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    if taken and "name" not in errors:
+        errors["name"] = [
+            f"This workspace already has a {obj._meta.verbose_name} called {obj.name}."
+        ]
+    if errors:
+        raise ValidationError(errors)
     obj.save()
     return obj
 
@@ -150,7 +167,5 @@ def auth_connector_delete(*, auth_connector: AuthConnector) -> None:
 
 
 def _auth_connector_check(connector: AuthConnector) -> None:
-    if connector.kind == AuthKind.API_KEY and not connector.header_name:
-        raise ValidationError({"header_name": ["API-key auth needs the header name."]})
     if connector.kind == AuthKind.OAUTH2_CLIENT_CREDENTIALS and not connector.token_url:
         raise ValidationError({"token_url": ["OAuth2 client credentials need the token URL."]})

@@ -124,7 +124,7 @@ def agent_restore(*, agent: Agent, version: AgentVersion) -> Agent:
 ACTION_CONFIG_KEYS = {
     "static_response": ("response",),
     "end_call": (),
-    "api_call": ("method", "url"),
+    "api_call": ("url",),
     "send_sms": ("body",),
 }
 
@@ -160,7 +160,8 @@ def _draft_json_errors(agent: Agent) -> dict[str, list[str]]:
     return errors
 
 
-def _draft_full_clean(agent: Agent) -> None:
+def agent_draft_check(*, agent: Agent) -> None:
+    """full_clean() plus the JSON shape of knowledge and intents (admin forms call it too)."""
     errors: dict = {}
     try:
         agent.full_clean()
@@ -177,7 +178,7 @@ def agent_create(*, workspace, name: str, **draft: Any) -> Agent:
     if unknown:
         raise ValidationError(f"Unknown draft fields: {', '.join(sorted(unknown))}.")
     agent = Agent(workspace=workspace, name=name, **draft)
-    _draft_full_clean(agent)
+    agent_draft_check(agent=agent)
     agent.save()
     return agent
 
@@ -188,7 +189,7 @@ def agent_update_draft(*, agent: Agent, **changes: Any) -> Agent:
         raise ValidationError(f"Unknown draft fields: {', '.join(sorted(unknown))}.")
     for field, value in changes.items():
         setattr(agent, field, value)
-    _draft_full_clean(agent)
+    agent_draft_check(agent=agent)
     agent.save()
     return agent
 
@@ -209,8 +210,8 @@ def action_full_clean(*, action) -> None:
     from handovers.models import HandoverAction
 
     errors: dict = {}
-    try:
-        action.full_clean()
+    try:  # uniqueness of the name is checked below, across both kinds of action
+        action.full_clean(validate_constraints=False)
     except ValidationError as exc:
         errors = exc.update_error_dict(errors)
     if isinstance(action, AgentAction) and action.kind in ACTION_CONFIG_KEYS:
@@ -221,7 +222,7 @@ def action_full_clean(*, action) -> None:
             missing = [k for k in ACTION_CONFIG_KEYS[action.kind] if not config.get(k)]
             if missing:
                 errors.setdefault("config", []).append(
-                    f"A {action.get_kind_display().lower()} action needs: {', '.join(missing)}."
+                    f"{action.get_kind_display()} actions need: {', '.join(missing)}."
                 )
     is_handover = isinstance(action, HandoverAction)
     if (

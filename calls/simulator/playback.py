@@ -104,6 +104,7 @@ class PlaybackBuffer:
         self._segments: list[_Segment] = []
         self._pending: deque[_Pending] = deque()
         self._queued = 0
+        self.voiced_arrivals = 0
 
     # -- input from the server ------------------------------------------------------------
 
@@ -111,6 +112,7 @@ class PlaybackBuffer:
         """Queue outbound audio; it starts playing when everything before it has played."""
         voiced_idx = last_voiced_frame(data)
         self.arrivals.append(Arrival(at=now, size=len(data), voiced=voiced_idx >= 0))
+        self.voiced_arrivals += voiced_idx >= 0
         if not data:
             return
         start = max(now, self.play_end)
@@ -143,7 +145,9 @@ class PlaybackBuffer:
             if seg.offset >= played:
                 break
             keep = played - seg.offset
-            kept.append(seg if keep >= len(seg.data) else _Segment(seg.start, seg.offset, seg.data[:keep]))
+            kept.append(
+                seg if keep >= len(seg.data) else _Segment(seg.start, seg.offset, seg.data[:keep])
+            )
         dropped = self._queued - played
         self._segments = kept
         self._queued = played

@@ -10,7 +10,11 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Say:
-    """Caller speech synthesized with the project's TTS; waits for the agent unless barge_in."""
+    """Caller speech from the project's TTS; first waits until the agent is not speaking.
+
+    `barge_in=True` starts at once, over the agent. A script that should hear the greeting
+    first starts with `WaitForAgent()`: right after `start` no agent audio has arrived yet.
+    """
 
     text: str
     voice: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,17 @@ _WS_SCHEME = {"http": "ws", "https": "wss"}
 def new_sid(prefix: str) -> str:
     """Twilio SIDs are a two-letter prefix plus 32 hex digits."""
     return prefix + secrets.token_hex(16)
+
+
+def is_loopback(url: str) -> bool:
+    """Loopback targets must never go through an environment proxy."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def compute_signature(auth_token: str, url: str, params: Mapping[str, str] | None = None) -> str:

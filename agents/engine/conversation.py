@@ -1,0 +1,164 @@
+"""One conversation: turn-taking state plus the brain of the answering version.
+
+The call session feeds it caller utterances and DTMF; each turn yields TurnEvents (speak,
+actions run, handover, end call) in the order they must happen.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from agents.actions.runner import run_action
+
+from .context import CallContext
+from .embedded import Choice, EmbeddedBrain
+from .events import ActionRan, Decision, EndCall, Handover, Speak, TurnEvent
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_GREETING = "Hello, thank you for calling. How can I help you today?"
+NOT_UNDERSTOOD = "Sorry, I didn't quite catch that. Could you say it again?"
+DEFAULT_GOODBYE = "Thank you for calling. Goodbye!"
+DEFAULT_HANDOVER_LINE = "Please hold while I transfer your call."
+NO_HUMAN = "I'm sorry, there is nobody I can transfer you to. How else can I help?"
+REPROMPT = "Are you still there? How can I help you?"
+SILENCE_GOODBYE = "I haven't heard anything for a while, so I'll end the call now. Goodbye!"
+HISTORY_LIMIT = 60
+
+
+class Conversation:
+    def __init__(self, snapshot: dict[str, Any], ctx: CallContext, state: dict | None = None):
+        self.snapshot = snapshot or {}
+        self.ctx = ctx
+        self.brain = EmbeddedBrain(self.snapshot)
+        state = state or {}
+        self.history: list[dict[str, Any]] = list(state.get("history", []))
+        self.actions_run: list[dict[str, Any]] = list(state.get("actions_run", []))
+        self.variables: dict[str, Any] = dict(state.get("variables", {}))
+        digits = str(ctx.call.get("digits") or "")
+        self.context_intent = self.brain.intent_for_digits(digits)
+        self._llm = None
+        if self.snapshot.get("brain") == "llm":
+            from .llm import LlmBrain
+
+            self._llm = LlmBrain(self.snapshot, ctx)
+
+    # ---- lines -------------------------------------------------------------------------
+    def greeting(self) -> str:
+        if self.context_intent and self.context_intent.get("context_greeting"):
+            return self.context_intent["context_greeting"]
+        return self.snapshot.get("greeting") or DEFAULT_GREETING
+
+    def fixed_lines(self) -> list[str]:
+        """Lines worth rendering to audio once per version (greeting, answers, handover lines)."""
+        lines = [self.greeting(), NOT_UNDERSTOOD, REPROMPT, SILENCE_GOODBYE, DEFAULT_GOODBYE]
+        lines += [k.get("answer", "") for k in self.snapshot.get("knowledge", [])]
+        lines += [h.get("handover_message", "") for h in self.snapshot.get("handover_actions", [])]
+        lines += [i.get("response", "") for i in self.snapshot.get("intents", [])]
+        for action in self.snapshot.get("actions", []):
+            if action["kind"] == "end_call":
+                lines.append(action.get("config", {}).get("goodbye", ""))
+            elif action["kind"] == "static_response" and "{{" not in str(action.get("config")):
+                lines.append(action.get("config", {}).get("response", ""))
+        return [line for line in dict.fromkeys(lines) if line and "{{" not in line]
+
+    # ---- history -----------------------------------------------------------------------
+    def _remember(self, role: str, text: str, **extra: Any) -> None:
+        self.history.append({"role": role, "text": text, **extra})
+        del self.history[:-HISTORY_LIMIT]
+
+    def agent_heard(self, text: str, *, interrupted: bool) -> None:
+        """Only what the caller actually heard goes into the history."""
+        if text:
+            self._remember("agent", text, interrupted=interrupted)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "history": self.history,
+            "actions_run": self.actions_run[-50:],
+            "variables": self.variables,
+        }
+
+    # ---- turns -------------------------------------------------------------------------
+    async def turn(self, caller_text: str) -> AsyncIterator[TurnEvent]:
+        history = list(self.history)
+        self._remember("caller", caller_text)
+        if self._llm is not None:
+            async for event in self._llm.turn(history, caller_text):
+                self._note(event)
+                yield event
+            return
+        async for event in self._embedded_turn(self.brain.choose(caller_text), caller_text):
+            yield event
+
+    async def dtmf(self, digit: str) -> AsyncIterator[TurnEvent]:
+        self._remember("caller", f"[pressed {digit}]")
+        intent = self.brain.intent_for_digits(digit)
+        if intent is None:
+            return
+        async for event in self._embedded_turn(self.brain.choose_intent(intent), f"DTMF {digit}"):
+            yield event
+
+    def _note(self, event: TurnEvent) -> None:
+        if isinstance(event, ActionRan):
+            self.actions_run.append(
+                {"name": event.name, "ok": event.ok, "outcome": event.outcome, "at": time.time()}
+            )
+
+    async def _embedded_turn(self, choice: Choice, caller_text: str) -> AsyncIterator[TurnEvent]:
+        if choice.kind in ("unknown", "human") and self.context_intent is not None:
+            context_choice = self.brain.choose_intent(self.context_intent)
+            if context_choice.kind == "handover" or choice.kind == "human":
+                choice = context_choice
+        yield Decision(choice.label, round(choice.score, 3))
+        if choice.kind == "answer":
+            yield Speak(choice.text or NOT_UNDERSTOOD, cacheable=True)
+        elif choice.kind == "unknown":
+            yield Speak(NOT_UNDERSTOOD, cacheable=True)
+        elif choice.kind == "human":
+            handover = next(iter(self.brain.handovers.values()), None)
+            if handover is None:
+                yield Speak(NO_HUMAN, cacheable=True)
+            else:
+                yield Speak(handover.get("handover_message") or DEFAULT_HANDOVER_LINE, True)
+                yield Handover(handover, reason=f"Caller asked for a person: {caller_text}")
+        elif choice.kind == "handover":
+            assert choice.target is not None
+            line = choice.text or choice.target.get("handover_message") or DEFAULT_HANDOVER_LINE
+            yield Speak(line, cacheable=True)
+            yield Handover(choice.target, reason=f"Caller said: {caller_text}")
+        elif choice.kind == "goodbye" and choice.target is None:
+            yield Speak(DEFAULT_GOODBYE, cacheable=True)
+            yield EndCall("Caller said goodbye")
+        else:
+            assert choice.target is not None
+            if choice.text:
+                yield Speak(choice.text, cacheable=True)
+            async for event in self._run(choice.target):
+                yield event
+
+    async def _run(self, action: dict[str, Any]) -> AsyncIterator[TurnEvent]:
+        result = await run_action(action, self.ctx)
+        event = ActionRan(
+            name=action["name"],
+            kind=action["kind"],
+            ok=result.ok,
+            duration_ms=result.duration_ms,
+            inputs=result.inputs,
+            outcome=result.outcome,
+        )
+        self._note(event)
+        yield event
+        if result.say:
+            yield Speak(result.say, cacheable=action["kind"] in ("end_call", "static_response"))
+        if result.end_call:
+            yield EndCall(f"Action {action['name']}")
+
+    def silence_turn(self, count: int, limit: int) -> list[TurnEvent]:
+        """Re-prompt after silence; end politely after `limit` re-prompts."""
+        if count > limit:
+            return [Speak(SILENCE_GOODBYE, cacheable=True), EndCall("Caller stayed silent")]
+        return [Speak(REPROMPT, cacheable=True)]

@@ -1,0 +1,14 @@
+"""Print a new Fernet key for STELLAR_ENCRYPTION_KEYS."""
+
+from cryptography.fernet import Fernet
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = (
+        "Print a new encryption key. To rotate: put it first in STELLAR_ENCRYPTION_KEYS "
+        "(keep the old keys after it), restart, then run rotate_encryption_keys."
+    )
+
+    def handle(self, *args, **options):
+        self.stdout.write(Fernet.generate_key().decode())

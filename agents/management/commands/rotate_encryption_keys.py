@@ -1,0 +1,22 @@
+"""Re-encrypt every stored secret under the first key of STELLAR_ENCRYPTION_KEYS."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from agents.crypto import DecryptionError
+from agents.services.environments import encryption_keys_rotate
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt secret values, auth-connector credentials and Twilio auth tokens with the "
+        "first configured key. Afterwards the older keys can be removed from the settings."
+    )
+
+    def handle(self, *args, **options):
+        try:
+            count = encryption_keys_rotate()
+        except DecryptionError as exc:
+            raise CommandError(
+                f"{exc} Nothing was changed; add the missing key and retry."
+            ) from exc
+        self.stdout.write(self.style.SUCCESS(f"Re-encrypted {count} stored secrets."))

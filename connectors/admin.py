@@ -1,0 +1,90 @@
+"""Admin of phone connectors: the Twilio auth token is write-only and never shown."""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+
+from .models import PhoneConnector
+from .selectors import connector_resolve_version
+from .services import connector_check, connector_create, connector_update
+
+
+class PhoneConnectorForm(forms.ModelForm):
+    new_auth_token = forms.CharField(
+        label="Twilio auth token",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Write-only and stored encrypted. Leave empty to keep the stored token.",
+    )
+
+    class Meta:
+        model = PhoneConnector
+        fields = [
+            "workspace",
+            "name",
+            "agent",
+            "environment",
+            "version_mode",
+            "pinned_version",
+            "twilio_account_sid",
+            "enabled",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.instance.pk and not cleaned.get("new_auth_token"):
+            self.add_error("new_auth_token", "Enter the Twilio auth token.")
+        return cleaned
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.errors:
+            return
+        try:  # the same checks as the API: agent, environment and pinned version fit together
+            connector_check(connector=self.instance)
+        except ValidationError as exc:
+            self._update_errors(exc)
+
+
+@admin.register(PhoneConnector)
+class PhoneConnectorAdmin(admin.ModelAdmin):
+    form = PhoneConnectorForm
+    list_display = ["name", "workspace", "agent", "version_mode", "answering", "enabled"]
+    list_filter = ["enabled", "version_mode"]
+    search_fields = ["name", "identifier", "twilio_account_sid"]
+    readonly_fields = ["identifier", "webhook_url", "auth_token", "answering", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "workspace"] if obj else self.readonly_fields
+
+    @admin.display(description="Twilio auth token")
+    def auth_token(self, connector: PhoneConnector) -> str:
+        return "set" if connector.twilio_auth_token_ciphertext else "not set"
+
+    @admin.display(description="Answering")
+    def answering(self, connector: PhoneConnector) -> str:
+        if not connector.pk:
+            return "—"
+        resolution = connector_resolve_version(connector=connector)
+        return resolution.label or resolution.reason
+
+    def save_model(self, request, obj, form, change):
+        token = form.cleaned_data.get("new_auth_token") or None
+        if change:
+            connector_update(connector=obj, twilio_auth_token=token)
+            return
+        created = connector_create(
+            workspace=obj.workspace,
+            name=obj.name,
+            agent=obj.agent,
+            environment=obj.environment,
+            twilio_account_sid=obj.twilio_account_sid,
+            twilio_auth_token=token,
+            version_mode=obj.version_mode,
+            pinned_version=obj.pinned_version,
+            enabled=obj.enabled,
+        )
+        obj.pk, obj.identifier = created.pk, created.identifier
+        obj.twilio_auth_token_ciphertext = created.twilio_auth_token_ciphertext
+        obj.created_at = created.created_at
+        obj._state.adding = False

@@ -1,0 +1,44 @@
+"""Admin of handover actions; the model's clean() validates and normalises E.164 numbers."""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+
+from agents.services.versions import action_full_clean
+
+from .models import HandoverAction
+
+
+class HandoverActionForm(forms.ModelForm):
+    class Meta:
+        model = HandoverAction
+        fields = [
+            "agent",
+            "name",
+            "description",
+            "kind",
+            "destination",
+            "extra_destinations",
+            "caller_id",
+            "ring_timeout",
+            "fallback",
+            "handover_message",
+            "flow_sid",
+        ]
+
+    def _post_clean(self):
+        super()._post_clean()  # the model's clean() normalises the numbers to E.164
+        if self.errors:
+            return
+        try:  # and the name must not be used by one of the agent's other actions
+            action_full_clean(action=self.instance)
+        except ValidationError as exc:
+            self._update_errors(exc)
+
+
+@admin.register(HandoverAction)
+class HandoverActionAdmin(admin.ModelAdmin):
+    form = HandoverActionForm
+    list_display = ["name", "agent", "kind", "destination", "fallback"]
+    list_filter = ["kind", "fallback"]
+    search_fields = ["name", "destination", "agent__name"]
