@@ -152,10 +152,12 @@ class AgentAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     actions = ["publish_draft"]
 
-    @admin.display(description="Latest version")
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(latest_number=models.Max("versions__number"))
+
+    @admin.display(description="Latest version", ordering="latest_number")
     def latest_version(self, agent: Agent) -> str:
-        version = agent.versions.order_by("-number").first()
-        return f"{version.label} ({version.display_status})" if version else "—"
+        return f"v{agent.latest_number}" if agent.latest_number else "—"
 
     @admin.action(description="Publish the draft as a new version", permissions=["change"])
     def publish_draft(self, request, queryset):

@@ -79,6 +79,8 @@ class CallSession:
         self._last_heartbeat = time.monotonic()
         self._speculative: tuple[int, asyncio.Future[str]] | None = None
         self._busy = False  # a turn is being answered
+        self._speech_epoch = 0  # +1 each time the caller starts speaking
+        self._unanswered = ""  # caller words whose answer was never heard (merged into the next)
         self._quiet_since = time.monotonic()
         self._silences = 0
         self.voice = (call.agent_snapshot or {}).get("voice")
@@ -87,6 +89,7 @@ class CallSession:
             call.agent_snapshot or {}, context, state=call.conversation or {}
         )
         self.settings = (call.agent_snapshot or {}).get("silence", {})
+        self._stt_prompt = self.conversation.vocabulary_prompt() or None
         self.turn_latencies: list[float] = []
 
     # ---- clock & bookkeeping -----------------------------------------------------------
@@ -197,24 +200,27 @@ class CallSession:
             return
         self._utterance_done(utt)
         if utt.end_call and not utt.cancelled:
-            asyncio.create_task(self._end_stream())
+            asyncio.create_task(self._finish_call(utt.meta.get("ending")))
 
     # ---- listening ---------------------------------------------------------------------
     def _on_endpoint(self, event) -> None:
         self._quiet_since = time.monotonic()
         if isinstance(event, SpeechStarted):
             self._silences = 0
+            self._speech_epoch += 1
             if self._sender is not None and self._sender.speaking:
                 asyncio.create_task(self.barge_in())
         elif isinstance(event, SpeechPaused):
             self._start_speculative_stt(event.audio)
         elif isinstance(event, UtteranceEnded):
-            self._inputs.put_nowait(("utterance", event))
+            self._inputs.put_nowait(("utterance", (event, self._speech_epoch)))
 
     def _start_speculative_stt(self, audio: np.ndarray) -> None:
         """Transcribe during the trailing silence; reused if the caller stays silent."""
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(SPEECH_POOL, get_stt().transcribe, audio, 8000, None)
+        future = loop.run_in_executor(
+            SPEECH_POOL, get_stt().transcribe, audio, 8000, self._stt_prompt
+        )
         self._speculative = (len(audio), future)
 
     async def _transcribe(self, event: UtteranceEnded) -> str:
@@ -223,7 +229,9 @@ class CallSession:
             future = self._speculative[1]
         else:
             loop = asyncio.get_running_loop()
-            future = loop.run_in_executor(SPEECH_POOL, get_stt().transcribe, audio, 8000, None)
+            future = loop.run_in_executor(
+                SPEECH_POOL, get_stt().transcribe, audio, 8000, self._stt_prompt
+            )
         self._speculative = None
         return ((await future) or "").strip()
 
@@ -235,6 +243,8 @@ class CallSession:
         await self._send({"event": "clear", "streamSid": self.stream_sid})
         self._event("barge_in", "Caller interrupted the agent", at_ms=self._in_ms)
         for utt in cut:
+            if utt.sent == 0 and utt.meta.get("caller_text"):
+                self._unanswered = f"{utt.meta['caller_text']} {self._unanswered}".strip()
             self._utterance_done(utt)
 
     # ---- speaking ----------------------------------------------------------------------
@@ -281,7 +291,7 @@ class CallSession:
             self._busy = True
             try:
                 if kind == "utterance":
-                    await self._caller_turn(value)
+                    await self._caller_turn(*value)
                 elif kind == "dtmf":
                     await self._run_turn(self.conversation.dtmf(value), kind="dtmf")
                 elif kind == "silence":
@@ -295,23 +305,35 @@ class CallSession:
                 self._busy = False
                 self._quiet_since = time.monotonic()
 
-    async def _caller_turn(self, event: UtteranceEnded) -> None:
+    async def _caller_turn(self, event: UtteranceEnded, epoch: int) -> None:
         try:
-            text = await self._transcribe(event)
+            heard = await self._transcribe(event)
         except Exception:
             logger.exception("call %s: transcription failed", self.call.call_sid)
             return
-        if not text:
+        if not heard:
             return
+        text = f"{self._unanswered} {heard}".strip()
+        self._unanswered = ""
+        if self._speech_epoch != epoch:
+            # The caller is already talking again: this was a pause, not the end of the turn.
+            self._unanswered = text
+            text = ""
         self._persist.submit(
             services.transcript_add,
             call=self.call,
             speaker=Speaker.CALLER,
             start_ms=event.start_ms,
             end_ms=event.end_ms,
-            text=text,
+            text=heard,
         )
-        await self._run_turn(self.conversation.turn(text), kind="reply", caller_end_ms=event.end_ms)
+        if text:
+            await self._run_turn(
+                self.conversation.turn(text),
+                kind="reply",
+                caller_end_ms=event.end_ms,
+                caller_text=text,
+            )
 
     async def _run_events(self, events, kind: str) -> None:
         async def gen():
@@ -320,15 +342,27 @@ class CallSession:
 
         await self._run_turn(gen(), kind=kind)
 
-    async def _run_turn(self, events, *, kind: str, caller_end_ms: int | None = None) -> None:
+    async def _run_turn(
+        self,
+        events,
+        *,
+        kind: str,
+        caller_end_ms: int | None = None,
+        caller_text: str = "",
+    ) -> None:
         """Carry out a turn's events in order; one utterance (and one mark) per turn."""
         assert self._sender is not None
         utt: Utterance | None = None
-        ending: str | None = None
+        ending: Handover | EndCall | None = None
         async for event in events:
             if isinstance(event, Speak):
                 if utt is None:
-                    utt = Utterance(text="", meta={"kind": kind, "caller_end_ms": caller_end_ms})
+                    meta = {
+                        "kind": kind,
+                        "caller_end_ms": caller_end_ms,
+                        "caller_text": caller_text,
+                    }
+                    utt = Utterance(text="", meta=meta)
                     self._sender.say(utt)
                 await self._render_into(utt, event.text)
             elif isinstance(event, Decision):
@@ -349,21 +383,16 @@ class CallSession:
                     duration_ms=event.duration_ms,
                     inputs=event.inputs,
                 )
-            elif isinstance(event, Handover):
-                self._persist.submit(
-                    handover_request, call_id=self.call.pk, action=event.action, reason=event.reason
-                )
-                ending = "handover"
-            elif isinstance(event, EndCall):
-                self._event("end_call", event.reason or "Agent ended the call")
-                ending = "end_call"
+            elif isinstance(event, Handover | EndCall):
+                ending = event
         self._persist.submit(
             services.call_save_conversation, call_id=self.call.pk, state=self.conversation.state()
         )
         if utt is None:
-            if ending:
-                await self._end_stream()
+            if ending is not None:
+                await self._finish_call(ending)
             return
+        utt.meta["ending"] = ending
         utt.end_call = ending is not None
         utt.finish()
 
@@ -396,8 +425,17 @@ class CallSession:
         return await asyncio.get_running_loop().run_in_executor(None, send)
 
     # ---- end ---------------------------------------------------------------------------
-    async def _end_stream(self) -> None:
-        """Close the stream after the last words played; state is written first."""
+    async def _finish_call(self, ending: Handover | EndCall | None) -> None:
+        """After the last words played: record the handover or hang-up, then close the stream.
+
+        The handover is stored only now, so a line the caller talked over never transfers.
+        """
+        if isinstance(ending, Handover):
+            self._persist.submit(
+                handover_request, call_id=self.call.pk, action=ending.action, reason=ending.reason
+            )
+        elif isinstance(ending, EndCall):
+            self._event("end_call", ending.reason or "Agent ended the call")
         await self._persist.flush()
         await self._hangup()
 

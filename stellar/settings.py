@@ -97,7 +97,13 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 200, "expiry": 10},
+            "CONFIG": {
+                # redis-py 8 reads with a 5 s socket timeout by default, exactly the blocking
+                # pop channels-redis waits on: give reads headroom or idle consumers crash.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "capacity": 200,
+                "expiry": 10,
+            },
         }
     }
 else:

@@ -1,18 +1,12 @@
-"""Studio pages."""
+"""Studio pages: server-rendered, workspace-scoped, in the `studio` URL namespace."""
 
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
-from django.urls import path
-
-from agents.selectors import agent_list, membership_for
-
-
-@login_required
-def home(request):
-    membership = membership_for(user=request.user)
-    agents = agent_list(workspace=membership.workspace) if membership else []
-    return render(request, "studio/home.html", {"membership": membership, "agents": agents})
-
+from django.urls import include, path
+from django.views.generic import RedirectView
 
 app_name = "studio"
-urlpatterns = [path("", home, name="home")]
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="studio:agent-list"), name="home"),
+    path("", include("agents.studio_urls")),
+    path("", include("connectors.studio_urls")),
+    path("", include("calls.studio_urls")),
+]

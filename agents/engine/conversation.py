@@ -65,6 +65,15 @@ class Conversation:
                 lines.append(action.get("config", {}).get("response", ""))
         return [line for line in dict.fromkeys(lines) if line and "{{" not in line]
 
+    def vocabulary_prompt(self, limit: int = 600) -> str:
+        """Words this agent expects to hear, to steer speech recognition (Whisper's prompt)."""
+        parts = [self.snapshot.get("name", "")]
+        parts += [k.get("question", "") for k in self.snapshot.get("knowledge", [])]
+        for intent in self.snapshot.get("intents", []):
+            parts += intent.get("examples", [])[:3]
+        parts += [h["name"].replace("_", " ") for h in self.snapshot.get("handover_actions", [])]
+        return " ".join(p.strip() for p in parts if p and p.strip())[:limit]
+
     # ---- history -----------------------------------------------------------------------
     def _remember(self, role: str, text: str, **extra: Any) -> None:
         self.history.append({"role": role, "text": text, **extra})

@@ -1,0 +1,253 @@
+"""Conversations in Studio: the call list with filters, the call detail (recording synced
+with the transcript, timeline, IVR parameters) and the recording download (with HTTP Range
+support, which Django's FileResponse lacks and browsers need to seek in <audio>)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+
+from asgiref.sync import sync_to_async
+from django import forms
+from django.core.handlers.asgi import ASGIRequest
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from agents.models import Agent, Environment, Role
+from agents.studio_access import studio_view
+from connectors.models import PhoneConnector
+
+from .models import LIVE_STATUSES, Call, CallStatus, Recording
+from .selectors import call_detail, call_list
+
+PAGE_SIZE = 50
+CHUNK = 64 * 1024
+RANGE_HEADER = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class CallFilterForm(forms.Form):
+    """The Conversations filters; every choice is limited to the member's workspace."""
+
+    q = forms.CharField(label="Search transcripts", required=False)
+    connector = forms.ModelChoiceField(
+        queryset=PhoneConnector.objects.none(), required=False, empty_label="All connectors"
+    )
+    agent = forms.ModelChoiceField(
+        queryset=Agent.objects.none(), required=False, empty_label="All agents"
+    )
+    version = forms.CharField(
+        label="Version",
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"placeholder": "v3 or draft"}),
+    )
+    environment = forms.ModelChoiceField(
+        queryset=Environment.objects.none(), required=False, empty_label="All environments"
+    )
+    status = forms.ChoiceField(
+        choices=[("", "Any status"), ("live", "Live now")] + list(CallStatus.choices),
+        required=False,
+    )
+    transferred = forms.ChoiceField(
+        label="Handed over",
+        choices=[("", "Either"), ("yes", "Transferred"), ("no", "Not transferred")],
+        required=False,
+    )
+    date_from = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, workspace, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["connector"].queryset = PhoneConnector.objects.filter(workspace=workspace)
+        self.fields["agent"].queryset = Agent.objects.filter(workspace=workspace)
+        self.fields["environment"].queryset = Environment.objects.filter(workspace=workspace)
+
+    def apply(self, calls):
+        """Narrow a workspace's calls by the valid filters (invalid ones are ignored)."""
+        data = self.cleaned_data if self.is_valid() else {}
+        if data.get("status") == "live":
+            calls = calls.filter(status__in=LIVE_STATUSES)
+        if data.get("version"):
+            calls = calls.filter(version_label__iexact=data["version"].strip())
+        if data.get("transferred") == "yes":
+            calls = calls.filter(~Q(transferred_to="") | Q(status=CallStatus.TRANSFERRED))
+        elif data.get("transferred") == "no":
+            calls = calls.filter(transferred_to="").exclude(status=CallStatus.TRANSFERRED)
+        if data.get("date_from"):
+            calls = calls.filter(created_at__date__gte=data["date_from"])
+        if data.get("date_to"):
+            calls = calls.filter(created_at__date__lte=data["date_to"])
+        if data.get("q"):
+            calls = calls.filter(segments__text__icontains=data["q"].strip()).distinct()
+        return calls
+
+    def selector_filters(self) -> dict:
+        data = self.cleaned_data if self.is_valid() else {}
+        status = data.get("status")
+        return {
+            "connector_id": getattr(data.get("connector"), "pk", None),
+            "agent_id": getattr(data.get("agent"), "pk", None),
+            "environment_id": getattr(data.get("environment"), "pk", None),
+            "status": status if status and status != "live" else None,
+        }
+
+
+def _workspace_calls(request: HttpRequest, form: CallFilterForm):
+    calls = call_list(workspace=request.studio.workspace, filters=form.selector_filters())
+    return form.apply(calls).select_related("agent", "environment")
+
+
+@require_GET
+@studio_view(write_role=Role.EDITOR)
+def call_list_view(request: HttpRequest) -> HttpResponse:
+    form = CallFilterForm(request.GET or None, workspace=request.studio.workspace)
+    calls = _workspace_calls(request, form)
+    page = Paginator(calls, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "live_count": Call.objects.filter(
+            workspace=request.studio.workspace, status__in=LIVE_STATUSES
+        ).count(),
+        "filtered": any(v for k, v in request.GET.items() if k != "page"),
+    }
+    template = "studio/calls/_results.html" if request.htmx else "studio/calls/list.html"
+    return render(request, template, context)
+
+
+@require_GET
+@studio_view(write_role=Role.EDITOR)
+def live_badge_view(request: HttpRequest) -> HttpResponse:
+    """htmx (polled): how many calls of the workspace are live right now."""
+    count = Call.objects.filter(
+        workspace=request.studio.workspace, status__in=LIVE_STATUSES
+    ).count()
+    return render(request, "studio/calls/_live_badge.html", {"live_count": count})
+
+
+@require_GET
+@studio_view(write_role=Role.EDITOR)
+def call_detail_view(request: HttpRequest, call_id: int) -> HttpResponse:
+    call = call_detail(workspace=request.studio.workspace, call_id=call_id)
+    if call is None:
+        raise Http404("No such call in this workspace.")
+    try:
+        recording = call.recording
+    except Recording.DoesNotExist:
+        recording = None
+    return render(
+        request,
+        "studio/calls/detail.html",
+        {
+            "call": call,
+            "recording": recording,
+            "events": list(call.events.all()),
+            "segments": list(call.segments.all()),
+        },
+    )
+
+
+# --- Recording download with Range ------------------------------------------------------
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
+    """(first, last) byte positions of a single `bytes=` range, inclusive.
+
+    None: no usable Range header (serve the whole file). False: unsatisfiable (416).
+    Multi-range requests are answered with the whole file, which RFC 9110 allows.
+    """
+    match = RANGE_HEADER.match(header.strip()) if header else None
+    if match is None:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # suffix: the last N bytes
+        length = int(last)
+        if length == 0:
+            return False
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or (last and int(last) < start):
+        return False
+    return start, end
+
+
+def _read_chunks(file, remaining: int) -> Iterator[bytes]:
+    try:
+        while remaining > 0:
+            data = file.read(min(CHUNK, remaining))
+            if not data:
+                break
+            remaining -= len(data)
+            yield data
+    finally:
+        file.close()
+
+
+async def _aread_chunks(file, remaining: int) -> AsyncIterator[bytes]:
+    try:
+        while remaining > 0:
+            data = await sync_to_async(file.read, thread_sensitive=False)(min(CHUNK, remaining))
+            if not data:
+                break
+            remaining -= len(data)
+            yield data
+    finally:
+        await sync_to_async(file.close, thread_sensitive=False)()
+
+
+@require_GET
+@studio_view(write_role=Role.EDITOR)
+def call_recording_view(request: HttpRequest, call_id: int) -> HttpResponse:
+    """The call's WAV, for members of the call's workspace only; honours one byte range."""
+    recording = (
+        Recording.objects.select_related("call")
+        .filter(call_id=call_id, call__workspace=request.studio.workspace)
+        .first()
+    )
+    if recording is None or not recording.file:
+        raise Http404("This call has no recording.")
+    try:
+        file = recording.file.storage.open(recording.file.name, "rb")
+    except FileNotFoundError as exc:
+        raise Http404("The recording file is missing.") from exc
+    size = recording.file.storage.size(recording.file.name)
+    wanted = parse_range(request.headers.get("Range", ""), size)
+    if wanted is False:
+        file.close()
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        response["Accept-Ranges"] = "bytes"
+        return response
+    start, end = wanted if wanted else (0, size - 1)
+    length = max(end - start + 1, 0)
+    if start:
+        file.seek(start)
+    # Daphne serves async iterators without buffering the whole body; WSGI wants sync ones.
+    chunks = (
+        _aread_chunks(file, length)
+        if isinstance(request, ASGIRequest)
+        else _read_chunks(file, length)
+    )
+    response = StreamingHttpResponse(
+        chunks, status=206 if wanted else 200, content_type="audio/wav"
+    )
+    response["Content-Length"] = str(length)
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Content-Disposition"] = f'inline; filename="{recording.call.call_sid}.wav"'
+    if wanted:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return response

@@ -1,0 +1,425 @@
+"""A connector's Twilio phone numbers: list them, point one at the connector, and diagnose.
+
+Plain functions over the real `twilio` client (`twilio_client_for`). Every Twilio or network
+failure becomes a `TwilioProblem` whose message says what went wrong and how to fix it, so
+Studio can show it instead of a stack trace.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import phonenumbers
+import requests
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from twilio.base.exceptions import TwilioException, TwilioRestException
+
+from handovers.phone import normalize_e164
+
+from .models import PhoneConnector
+from .selectors import connector_resolve_version
+from .twilio_client import twilio_client_for
+
+STUDIO_FLOW_URL = re.compile(r"^https://webhooks\.twilio\.com/v1/Accounts/[^/]+/Flows/", re.I)
+ALERT_WINDOW = timedelta(days=1)
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")  # noqa: S104 (a name, not a bind)
+
+
+class TwilioProblem(Exception):
+    """A Twilio REST call failed; `str()` is a message for the user, with the fix."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class NeedsConfirmation(Exception):
+    """The number belongs to a Twilio Studio flow, a TwiML app or a trunk."""
+
+
+def twilio_problem(exc: Exception, doing: str) -> TwilioProblem:
+    """Translate a client exception into a message a Studio user can act on."""
+    if isinstance(exc, TwilioRestException):
+        status, code = exc.status, exc.code
+        detail = f"HTTP {status}" + (f", Twilio error {code}" if code else "")
+        if status == 401:
+            return TwilioProblem(
+                f"Twilio rejected this connector's credentials while {doing} ({detail}). "
+                "Check the Account SID and Auth Token in the connector's settings.",
+                status=status,
+                code=code,
+            )
+        if status == 404:
+            return TwilioProblem(
+                f"Twilio could not find that while {doing} ({detail}). The number may have "
+                "been released or belong to another account.",
+                status=status,
+                code=code,
+            )
+        return TwilioProblem(
+            f"Twilio refused the request while {doing} ({detail}): {exc.msg}",
+            status=status,
+            code=code,
+        )
+    if isinstance(exc, requests.RequestException):
+        return TwilioProblem(
+            f"Could not reach Twilio while {doing}: {type(exc).__name__}. Check this server's "
+            "internet connection (and proxy settings), then try again."
+        )
+    return TwilioProblem(f"Twilio failed while {doing}: {exc}")
+
+
+@dataclass(frozen=True)
+class NumberView:
+    """One IncomingPhoneNumber as Studio shows it."""
+
+    sid: str
+    phone_number: str
+    friendly_name: str
+    voice_url: str
+    voice_method: str
+    status: str
+    voice_application_sid: str
+    trunk_sid: str
+    voice_capable: bool
+    points_here: bool
+
+    @property
+    def owner(self) -> str:
+        """What currently answers this number's calls, if something other than a webhook."""
+        if self.trunk_sid:
+            return "trunk"
+        if self.voice_application_sid:
+            return "twiml_app"
+        if STUDIO_FLOW_URL.match(self.voice_url):
+            return "studio_flow"
+        return ""
+
+    @property
+    def owner_label(self) -> str:
+        return {
+            "trunk": f"an Elastic SIP trunk ({self.trunk_sid})",
+            "twiml_app": f"a TwiML app ({self.voice_application_sid})",
+            "studio_flow": "a Twilio Studio flow",
+        }.get(self.owner, "")
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return bool(self.owner) and not self.points_here
+
+
+def _number_view(number: Any, connector: PhoneConnector) -> NumberView:
+    capabilities = getattr(number, "capabilities", None) or {}
+    voice_url = number.voice_url or ""
+    return NumberView(
+        sid=number.sid,
+        phone_number=number.phone_number or "",
+        friendly_name=number.friendly_name or "",
+        voice_url=voice_url,
+        voice_method=(number.voice_method or "POST").upper(),
+        status=number.status or "",
+        voice_application_sid=number.voice_application_sid or "",
+        trunk_sid=number.trunk_sid or "",
+        voice_capable=bool(capabilities.get("voice", True)),
+        points_here=points_at(voice_url, connector),
+    )
+
+
+def points_at(voice_url: str, connector: PhoneConnector) -> bool:
+    """True when `voice_url` is this connector's webhook (ignoring a query string)."""
+    return bool(voice_url) and voice_url.split("?", 1)[0].rstrip("/") == connector.webhook_url
+
+
+def number_list(*, connector: PhoneConnector) -> list[NumberView]:
+    client = twilio_client_for(connector)
+    try:
+        numbers = client.incoming_phone_numbers.list(limit=200)
+    except (TwilioException, requests.RequestException) as exc:
+        raise twilio_problem(exc, "listing the account's phone numbers") from exc
+    return [_number_view(n, connector) for n in numbers]
+
+
+def number_get(*, connector: PhoneConnector, sid: str) -> NumberView:
+    client = twilio_client_for(connector)
+    try:
+        number = client.incoming_phone_numbers(sid).fetch()
+    except (TwilioException, requests.RequestException) as exc:
+        raise twilio_problem(exc, "looking up the number") from exc
+    return _number_view(number, connector)
+
+
+def number_connect(*, connector: PhoneConnector, sid: str, confirmed: bool = False) -> NumberView:
+    """Point the number's voice webhook at the connector (POST).
+
+    A number answered by a Studio flow, TwiML app or trunk is only taken over when the user
+    confirmed it; then the app / trunk link is removed too, since Twilio would otherwise keep
+    ignoring the voice URL.
+    """
+    current = number_get(connector=connector, sid=sid)
+    if current.needs_confirmation and not confirmed:
+        raise NeedsConfirmation(
+            f"{current.phone_number} is answered by {current.owner_label}. Connecting it sends "
+            "its calls to this agent instead; confirm to overwrite."
+        )
+    changes: dict[str, str] = {"voice_url": connector.webhook_url, "voice_method": "POST"}
+    if current.voice_application_sid:
+        changes["voice_application_sid"] = ""
+    if current.trunk_sid:
+        changes["trunk_sid"] = ""
+    _update(connector, sid, changes, f"connecting {current.phone_number}")
+    return _replace(current, connector, **changes)
+
+
+def number_disconnect(*, connector: PhoneConnector, sid: str) -> NumberView:
+    """Remove the voice webhook, only if it is this connector's (never someone else's)."""
+    current = number_get(connector=connector, sid=sid)
+    if not current.points_here:
+        raise TwilioProblem(f"{current.phone_number} does not point at this connector.")
+    _update(connector, sid, {"voice_url": ""}, f"disconnecting {current.phone_number}")
+    return _replace(current, connector, voice_url="")
+
+
+def _update(connector: PhoneConnector, sid: str, changes: dict[str, str], doing: str) -> None:
+    client = twilio_client_for(connector)
+    try:
+        client.incoming_phone_numbers(sid).update(**changes)
+    except (TwilioException, requests.RequestException) as exc:
+        raise twilio_problem(exc, doing) from exc
+
+
+def _replace(number: NumberView, connector: PhoneConnector, **changes: str) -> NumberView:
+    """What the number looks like after our update (the mock answers canned data)."""
+    fields = {**number.__dict__, **changes}
+    fields["points_here"] = points_at(fields["voice_url"], connector)
+    return NumberView(**fields)
+
+
+# --- Diagnostics --------------------------------------------------------------------------
+
+PASS, FAIL, WARN, UNKNOWN, INFO = "pass", "fail", "warn", "unknown", "info"
+
+
+@dataclass(frozen=True)
+class Check:
+    title: str
+    status: str  # pass / fail / warn / unknown / info
+    detail: str = ""
+    fix: str = ""
+    items: list[str] = field(default_factory=list)
+
+
+def connector_diagnostics(*, connector: PhoneConnector) -> list[Check]:
+    """The troubleshooting list, each answered pass/fail with the fix."""
+    checks = [_public_url_check(), _answering_check(connector)]
+    try:
+        numbers = number_list(connector=connector)
+    except TwilioProblem as exc:
+        checks.append(Check("Twilio credentials", FAIL, str(exc), "Fix the credentials above."))
+        numbers = None
+    if numbers is not None:
+        checks.append(Check("Twilio credentials", PASS, "Twilio accepted the connector's keys."))
+        checks.extend(_number_checks(connector, numbers))
+    checks.extend(_handover_checks(connector))
+    return checks
+
+
+def _public_url_check() -> Check:
+    public = settings.STELLAR_PUBLIC_URL
+    parts = urlsplit(public)
+    if parts.hostname in LOCAL_HOSTS or (parts.hostname or "").endswith(".local"):
+        return Check(
+            "Public HTTPS URL",
+            FAIL,
+            f"The public URL is {public}, which Twilio cannot reach from the internet.",
+            "Set STELLAR_PUBLIC_URL to your public https origin (your domain, or a tunnel such "
+            "as ngrok or cloudflared that forwards to this server), restart, then reconnect "
+            "the number so it gets the new webhook URL.",
+        )
+    if parts.scheme != "https":
+        return Check(
+            "Public HTTPS URL",
+            FAIL,
+            f"The public URL {public} is not HTTPS. Twilio media streams need wss://.",
+            "Serve Stellar over HTTPS (TLS at your load balancer or tunnel) and set "
+            "STELLAR_PUBLIC_URL to the https:// origin.",
+        )
+    return Check("Public HTTPS URL", PASS, f"Twilio reaches this server at {public}.")
+
+
+def _answering_check(connector: PhoneConnector) -> Check:
+    resolution = connector_resolve_version(connector=connector)
+    if resolution.ok:
+        return Check("A version can answer", PASS, answering_label(resolution))
+    return Check(
+        "A version can answer",
+        FAIL,
+        resolution.reason,
+        "Publish a version of the agent, change the version mode, or enable the connector. "
+        "Until then callers hear an apology and the call ends.",
+    )
+
+
+def _number_checks(connector: PhoneConnector, numbers: list[NumberView]) -> list[Check]:
+    ours = [n for n in numbers if n.points_here]
+    if not ours:
+        owned = ", ".join(n.phone_number for n in numbers) or "no numbers"
+        return [
+            Check(
+                "Webhook URL on a number",
+                FAIL,
+                f"None of the account's numbers ({owned}) sends calls to this connector.",
+                "Open Numbers and press Connect on the number callers dial, or set its "
+                f"“A call comes in” webhook to {connector.webhook_url} in the Twilio console.",
+            )
+        ]
+    checks: list[Check] = []
+    for number in ours:
+        checks.append(
+            Check(
+                f"{number.phone_number}: webhook URL",
+                PASS,
+                f"“A call comes in” calls {number.voice_url}.",
+            )
+        )
+        checks.append(
+            Check(
+                f"{number.phone_number}: HTTP method",
+                PASS if number.voice_method in ("GET", "POST") else FAIL,
+                f"Twilio uses HTTP {number.voice_method}; Stellar accepts GET and POST.",
+                "" if number.voice_method in ("GET", "POST") else "Choose HTTP POST.",
+            )
+        )
+        if number.owner in ("trunk", "twiml_app"):
+            checks.append(
+                Check(
+                    f"{number.phone_number}: voice URL is used",
+                    FAIL,
+                    f"The number is attached to {number.owner_label}, so Twilio ignores its "
+                    "voice URL.",
+                    "Press Connect on the Numbers page and confirm, or detach it in the console.",
+                )
+            )
+        active = number.status in ("in-use", "") and number.voice_capable
+        checks.append(
+            Check(
+                f"{number.phone_number}: number active",
+                PASS if active else FAIL,
+                f"Status {number.status or 'unknown'}"
+                + ("" if number.voice_capable else ", not voice capable"),
+                "" if active else "Use an active, voice-capable number from this account.",
+            )
+        )
+        checks.append(_alerts_check(connector, number))
+    return checks
+
+
+def _alerts_check(connector: PhoneConnector, number: NumberView) -> Check:
+    """Recent Twilio debugger alerts (Monitor API) that mention the number or our webhook."""
+    title = f"{number.phone_number}: recent Twilio errors"
+    client = twilio_client_for(connector)
+    if settings.STELLAR_TWILIO_API_BASE_URL:  # the same local mock serves every domain
+        client.monitor.base_url = settings.STELLAR_TWILIO_API_BASE_URL.rstrip("/")
+    try:
+        alerts = client.monitor.v1.alerts.list(
+            start_date=timezone.now() - ALERT_WINDOW, limit=50
+        )
+    except (TwilioException, requests.RequestException) as exc:
+        return Check(
+            title,
+            UNKNOWN,
+            f"Could not check: {twilio_problem(exc, 'reading the debugger alerts')}",
+            "Look at Monitor → Logs → Errors in the Twilio console.",
+        )
+    needles = (number.phone_number, quote(number.phone_number), connector.webhook_path)
+    relevant = [
+        a
+        for a in alerts
+        if any(n and n in f"{a.alert_text or ''} {a.request_url or ''}" for n in needles)
+    ]
+    if not relevant:
+        return Check(title, PASS, "No Twilio errors for this number in the last 24 hours.")
+    items = [
+        " ".join(
+            part
+            for part in (
+                f"Error {a.error_code}",
+                f"at {a.date_created:%Y-%m-%d %H:%M} UTC" if a.date_created else "",
+                a.more_info or "",
+            )
+            if part
+        )
+        for a in relevant[:5]
+    ]
+    return Check(
+        title,
+        FAIL,
+        f"{len(relevant)} Twilio error(s) in the last 24 hours.",
+        "11200: Twilio could not reach the webhook (public URL, TLS, server down). 12100/12300: "
+        "the webhook did not answer TwiML (wrong URL). 13227/21215: the handover country is "
+        "not enabled in Voice geographic permissions.",
+        items,
+    )
+
+
+def _handover_checks(connector: PhoneConnector) -> list[Check]:
+    resolution = connector_resolve_version(connector=connector)
+    snapshot = resolution.snapshot or {}
+    phones = [h for h in snapshot.get("handover_actions", []) if h.get("kind", "phone") == "phone"]
+    if not phones:
+        return []
+    bad, countries = [], set()
+    for handover in phones:
+        for number in [handover.get("destination", "")] + list(
+            handover.get("extra_destinations", [])
+        ):
+            try:
+                parsed = phonenumbers.parse(normalize_e164(number), None)
+            except ValidationError as exc:
+                bad.append(f"{handover['name']}: {' '.join(exc.messages)}")
+                continue
+            region = phonenumbers.region_code_for_number(parsed)
+            countries.add(f"{region} (+{parsed.country_code})")
+    checks = [
+        Check(
+            "Handover destinations",
+            FAIL if bad else PASS,
+            "Some destinations are not valid E.164 numbers."
+            if bad
+            else "Every destination is a valid E.164 number.",
+            "Edit the handover actions, include the country code, and publish again."
+            if bad
+            else "",
+            bad,
+        )
+    ]
+    if countries:
+        checks.append(
+            Check(
+                "Outbound calling to handover countries",
+                INFO,
+                "Handovers dial out from your Twilio account to: "
+                + ", ".join(sorted(countries))
+                + ".",
+                "In the Twilio console open Voice → Settings → Geo permissions and allow those "
+                "countries, otherwise transfers fail (DialCallStatus=failed, error 13227).",
+            )
+        )
+    return checks
+
+
+def answering_label(resolution) -> str:
+    """“v3 (latest published)”, “the draft (Draft mode)” or “v2 (pinned)”."""
+    if not resolution.ok:
+        return ""
+    if resolution.label == "draft":
+        return "the draft (Draft mode)"
+    if resolution.reason.startswith("Pinned"):
+        return f"{resolution.label} (pinned)"
+    return f"{resolution.label} (latest published)"

@@ -1,0 +1,105 @@
+"""The Add / Edit phone connector form, as the docs describe it: type Twilio, agent,
+environment, version mode (Published / Draft / Pinned with a version picker), Account SID and
+Auth Token (write-only)."""
+
+from __future__ import annotations
+
+from django import forms
+
+from agents.models import Agent, AgentVersion, Environment
+
+from .models import ConnectorKind, VersionMode
+
+VERSION_MODE_CHOICES = [
+    (VersionMode.PUBLISHED, "Published: follows the latest published version"),
+    (VersionMode.DRAFT, "Draft: answers with the draft, for testing"),
+    (VersionMode.PINNED, "Pinned: always answers with the version you pick"),
+]
+
+
+class VersionChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: AgentVersion) -> str:
+        note = f" · {obj.note}" if obj.note else ""
+        return f"{obj.label} ({obj.display_status}){note}"
+
+
+class ConnectorForm(forms.Form):
+    name = forms.CharField(
+        max_length=120,
+        required=False,
+        help_text="Optional, e.g. Main line. Defaults to the agent and environment.",
+    )
+    kind = forms.ChoiceField(label="Type", choices=ConnectorKind.choices)
+    agent = forms.ModelChoiceField(queryset=Agent.objects.none(), empty_label="Choose an agent")
+    environment = forms.ModelChoiceField(
+        queryset=Environment.objects.none(),
+        empty_label=None,
+        help_text="Whose secrets and variables the agent's actions use.",
+    )
+    version_mode = forms.ChoiceField(
+        label="Version mode", choices=VERSION_MODE_CHOICES, widget=forms.RadioSelect
+    )
+    pinned_version = VersionChoiceField(
+        label="Version",
+        queryset=AgentVersion.objects.none(),
+        required=False,
+        empty_label="Choose a version",
+        help_text="Used in Pinned mode.",
+    )
+    twilio_account_sid = forms.RegexField(
+        label="Twilio Account SID",
+        regex=r"^AC[0-9a-fA-F]{32}$",
+        max_length=34,
+        help_text="Twilio console → Account info: AC followed by 32 characters.",
+        error_messages={"invalid": "An Account SID looks like AC + 32 hex characters."},
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    twilio_auth_token = forms.CharField(
+        label="Auth Token",
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Stored encrypted and never shown again.",
+    )
+    enabled = forms.BooleanField(
+        required=False, initial=True, help_text="A disabled connector answers no calls."
+    )
+
+    def __init__(self, *args, workspace, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["agent"].queryset = Agent.objects.filter(workspace=workspace)
+        self.fields["environment"].queryset = Environment.objects.filter(workspace=workspace)
+        agent_id = self.data.get("agent") if self.is_bound else self.initial.get("agent")
+        agent_id = getattr(agent_id, "pk", agent_id)
+        self.fields["pinned_version"].queryset = pinned_choices(workspace, agent_id)
+        if editing:
+            self.fields["twilio_auth_token"].required = False
+            self.fields["twilio_auth_token"].help_text = (
+                "Stored encrypted. Leave empty to keep the current token."
+            )
+        else:
+            del self.fields["enabled"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("version_mode") == VersionMode.PINNED and not data.get("pinned_version"):
+            self.add_error("pinned_version", "Pinned mode needs a version to pin.")
+        if not data.get("name") and data.get("agent") and data.get("environment"):
+            data["name"] = f"{data['agent'].name} · {data['environment']}"
+        return data
+
+
+def pinned_choices(workspace, agent_id):
+    """The versions of the workspace's agent `agent_id` (none when no agent is chosen)."""
+    if not str(agent_id or "").isdigit():
+        return AgentVersion.objects.none()
+    return AgentVersion.objects.filter(agent_id=agent_id, agent__workspace=workspace)
+
+
+class VersionPickerForm(forms.Form):
+    """Only the version field, re-rendered by htmx when the agent changes."""
+
+    pinned_version = ConnectorForm.base_fields["pinned_version"]
+
+    def __init__(self, *args, workspace, agent_id, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["pinned_version"].queryset = pinned_choices(workspace, agent_id)

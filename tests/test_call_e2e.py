@@ -1,0 +1,169 @@
+"""End to end over real sockets: simulated Twilio calls against Daphne, PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import websockets
+
+from calls.models import Call, CallEvent, CallStatus, TranscriptSegment
+from calls.simulator import Digits, HangUp, Say, Wait, WaitForAgent, format_transcript
+from tests.e2e import eventually, place_call, words
+from tests.twilio_call import build_line
+
+pytestmark = pytest.mark.e2e
+
+
+def test_caller_hears_greeting_and_gets_knowledge_answer(live_daphne):
+    line = build_line()
+    result = place_call(
+        live_daphne,
+        line,
+        [WaitForAgent(), Say("What are your opening hours?"), WaitForAgent(), HangUp()],
+    )
+    assert result.webhook_ok and not result.errors, result.errors
+    texts = [words(t) for t in result.transcribe_agent()]
+    assert "thank you for calling" in texts[0]
+    assert "monday" in texts[1] and "friday" in texts[1]
+    call = Call.objects.get(call_sid=result.call_sid)
+    caller = eventually(lambda: list(TranscriptSegment.objects.filter(call=call, speaker="caller")))
+    assert "opening hours" in words(caller[0].text)
+    agent = eventually(lambda: TranscriptSegment.objects.filter(call=call, speaker="agent").count())
+    assert agent >= 2
+    assert eventually(lambda: CallEvent.objects.filter(call=call, kind="stream_stopped").exists())
+
+
+def test_get_webhook_and_dtmf_are_recorded(live_daphne):
+    line = build_line()
+    result = place_call(
+        live_daphne, line, [WaitForAgent(), Digits("42"), Wait(0.5), HangUp()], method="GET"
+    )
+    assert result.webhook.method == "GET" and result.webhook_ok
+    call = Call.objects.get(call_sid=result.call_sid)
+    digits = eventually(
+        lambda: list(
+            CallEvent.objects.filter(call=call, kind="dtmf").values_list("data__digit", flat=True)
+        )
+    )
+    assert digits == ["4", "2"]
+
+
+def test_forged_websocket_handshake_is_refused(live_daphne):
+    line = build_line()
+    result = place_call(live_daphne, line, [WaitForAgent(), HangUp()])
+    stream_url = result.streams[0].connect_url
+
+    async def connect(signature: str | None) -> int:
+        headers = {"x-twilio-signature": signature} if signature is not None else {}
+        try:
+            async with websockets.connect(stream_url, additional_headers=headers):
+                return 101
+        except websockets.InvalidStatus as exc:
+            return exc.response.status_code
+
+    assert asyncio.run(connect("Zm9yZ2Vk")) == 403
+    assert asyncio.run(connect(None)) == 403
+    bad_token = stream_url.rsplit("/", 1)[0] + "/not-a-token"
+    assert asyncio.run(_status_for(bad_token)) == 403
+
+
+async def _status_for(url: str) -> int:
+    try:
+        async with websockets.connect(url):
+            return 101
+    except websockets.InvalidStatus as exc:
+        return exc.response.status_code
+
+
+def test_agent_transfers_to_sales_with_dial(live_daphne):
+    line = build_line()
+    result = place_call(
+        live_daphne,
+        line,
+        [
+            WaitForAgent(),
+            Say("Hi, I would like to buy something. Can I talk to sales?"),
+            WaitForAgent(),
+        ],
+    )
+    assert result.webhook_ok, result.errors
+    assert len(result.dials) == 1
+    dial = result.dials[0]
+    assert dial.number == "+31201234567"
+    assert dial.caller_id == "+31209999999"
+    assert dial.timeout == 25
+    assert dial.action.endswith("/dial-status")
+    call = Call.objects.get(call_sid=result.call_sid)
+    assert call.status == CallStatus.TRANSFERRED
+    assert call.transferred_to == "+31201234567"
+    kinds = list(CallEvent.objects.filter(call=call).values_list("kind", flat=True))
+    for kind in ("handover_chosen", "handover_dial", "dial_status"):
+        assert kind in kinds
+
+
+def test_no_answer_reconnects_caller_to_agent(live_daphne):
+    line = build_line()
+    result = place_call(
+        live_daphne,
+        line,
+        [
+            WaitForAgent(),
+            Say("My internet is broken, I need technical support."),
+            WaitForAgent(),  # "Connecting you to support." then the stream closes
+            WaitForAgent(),  # back with the agent after the failed dial
+            HangUp(),
+        ],
+        dial_statuses=["no-answer"],
+    )
+    assert [d.number for d in result.dials] == ["+31207654321"]
+    assert len(result.streams) == 2, "the caller should be reconnected to the agent"
+    texts = [words(t) for t in result.transcribe_agent()]
+    assert any("did not go through" in t for t in texts), format_transcript(result)
+    call = Call.objects.get(call_sid=result.call_sid)
+    assert CallEvent.objects.filter(call=call, kind="handover_reconnected").exists()
+    assert call.status != CallStatus.TRANSFERRED
+
+
+def test_goodbye_ends_the_call(live_daphne):
+    line = build_line()
+    result = place_call(
+        live_daphne, line, [WaitForAgent(), Say("That's all, goodbye!"), WaitForAgent()]
+    )
+    assert result.streams[0].ended_by == "server"
+    assert "goodbye" in words(result.transcribe_agent()[-1])
+    call = eventually(
+        lambda: Call.objects.filter(call_sid=result.call_sid, ended_at__isnull=False).first()
+    )
+    assert call.status == CallStatus.COMPLETED
+
+
+def test_barge_in_clears_and_answers_the_new_question(live_daphne):
+    line = build_line(
+        greeting=(
+            "Hello and welcome to Stellar. Before we start, let me tell you about our "
+            "new products, our opening hours and our offices in many countries around the world."
+        )
+    )
+    result = place_call(
+        live_daphne,
+        line,
+        [
+            Wait(1.5),
+            Say("What are your opening hours?", barge_in=True),
+            WaitForAgent(),
+            HangUp(),
+        ],
+        realtime=1.0,
+    )
+    stream = result.streams[0]
+    assert stream.clears, "the server should send clear when the caller talks over the agent"
+    received = [e.event for e in stream.received()]
+    clear_index = received.index("clear")
+    assert "media" in received[clear_index + 1 :]
+    assert "monday" in words(result.transcribe_agent()[-1])
+    call = Call.objects.get(call_sid=result.call_sid)
+    interrupted = eventually(
+        lambda: TranscriptSegment.objects.filter(call=call, interrupted=True).first()
+    )
+    assert interrupted is not None and interrupted.speaker == "agent"
