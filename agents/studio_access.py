@@ -62,9 +62,7 @@ class StudioAccess:
 
 
 def user_memberships(user) -> list[Membership]:
-    return list(
-        Membership.objects.select_related("workspace").filter(user=user).order_by("id")
-    )
+    return list(Membership.objects.select_related("workspace").filter(user=user).order_by("id"))
 
 
 def studio_access_for(request: HttpRequest, write_role: str = Role.EDITOR) -> StudioAccess | None:

@@ -39,7 +39,11 @@ class AgentCreateForm(forms.Form):
 
 class AgentDraftForm(forms.Form):
     name = forms.CharField(max_length=120)
-    language = forms.CharField(max_length=16, help_text="BCP 47 tag, e.g. en-US.")
+    language = forms.CharField(
+        max_length=16,
+        help_text="BCP 47 tag, e.g. en-US.",
+        widget=forms.TextInput(attrs={"list": "languages"}),
+    )
     voice = forms.CharField(max_length=40, help_text="Text-to-speech voice; joe is bundled.")
     greeting = forms.CharField(
         required=False,
@@ -73,7 +77,7 @@ class IntentForm(forms.Form):
     name = forms.CharField(max_length=63, help_text="e.g. buy, opening_hours.")
     examples = forms.CharField(
         label="Example phrases",
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=forms.Textarea(attrs={"rows": 4}),
         help_text="One per line: what callers say when they mean this.",
     )
     response = forms.CharField(
@@ -397,7 +401,9 @@ CREDENTIAL_LABELS = {
 class CredentialsForm(forms.Form):
     """Write-only credentials of one auth connector in one environment."""
 
-    environment = forms.ModelChoiceField(queryset=Environment.objects.none())
+    environment = forms.ModelChoiceField(
+        queryset=Environment.objects.none(), empty_label="Choose an environment"
+    )
 
     def __init__(self, *args, auth_connector, **kwargs):
         super().__init__(*args, **kwargs)

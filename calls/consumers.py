@@ -75,7 +75,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             return
         try:
             msg = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):
             session.count_error("malformed_json")
             return
         if not isinstance(msg, dict):
@@ -100,7 +100,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         elif event == "connected":
             return
         elif event == "stop":
-            await session.close("Twilio stopped the stream")
+            await session.close("Twilio stopped the stream", stopped_by_twilio=True)
             await self.close()
         else:
             session.count_error("unknown_event", str(event))

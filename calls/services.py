@@ -82,17 +82,36 @@ def call_save_conversation(*, call_id: int, state: dict[str, Any]) -> None:
     call.save(update_fields=["conversation"])
 
 
-def call_stream_ended(*, call: Call, reason: str, input_errors: dict[str, int]) -> Call:
-    """The media stream is over (stop, hang-up or error); the call itself may continue."""
-    merged = dict(call.input_errors or {})
-    for key, count in input_errors.items():
+def _merged_counts(stored: dict | None, new: dict[str, int]) -> dict[str, int]:
+    merged = dict(stored or {})
+    for key, count in new.items():
         merged[key] = merged.get(key, 0) + count
+    return merged
+
+
+@transaction.atomic
+def call_count_input_errors(*, call_id: int, errors: dict[str, int]) -> None:
+    """Bad frames from a stream that never started are still counted on the call."""
+    call = Call.objects.select_for_update().only("input_errors").get(pk=call_id)
+    call.input_errors = _merged_counts(call.input_errors, errors)
+    call.save(update_fields=["input_errors"])
+
+
+def call_stream_ended(
+    *, call: Call, reason: str, input_errors: dict[str, int], caller_hung_up: bool = False
+) -> Call:
+    """The media stream is over. After Twilio's own `stop` the caller hung up, unless a REST
+    transfer is dialing; when we closed it, Twilio asks the Connect action what is next."""
+    merged = _merged_counts(call.input_errors, input_errors)
     now = timezone.now()
     Call.objects.filter(pk=call.pk).update(
         input_errors=merged, last_heartbeat_at=now, stream_ended_at=now
     )
     call.refresh_from_db()
     call_event_add(call=call, kind="stream_stopped", message=reason, input_errors=input_errors)
+    handover = (call.conversation or {}).get("handover") or {}
+    if caller_hung_up and call.ended_at is None and handover.get("via") != "rest":
+        return call_end(call=call, status=CallStatus.COMPLETED, outcome="Caller hung up")
     _finalize_when_ready(call)
     return call
 

@@ -439,7 +439,9 @@ class CallSession:
         await self._persist.flush()
         await self._hangup()
 
-    async def close(self, reason: str) -> None:
+    async def close(self, reason: str, *, stopped_by_twilio: bool = False) -> None:
+        """End of the stream. A `stop` we did not cause means the caller hung up (or a REST
+        transfer took the call, which services.call_stream_ended tells apart)."""
         if self.closed:
             return
         self.closed = True
@@ -459,5 +461,10 @@ class CallSession:
                 call=self.call,
                 reason=reason,
                 input_errors=dict(self.errors),
+                caller_hung_up=stopped_by_twilio,
+            )
+        elif self.errors:
+            self._persist.submit(
+                services.call_count_input_errors, call_id=self.call.pk, errors=dict(self.errors)
             )
         await self._persist.drain()

@@ -152,9 +152,16 @@ def call_detail_view(request: HttpRequest, call_id: int) -> HttpResponse:
             "call": call,
             "recording": recording,
             "events": list(call.events.all()),
-            "segments": list(call.segments.all()),
+            "segments": [_with_clock(s) for s in call.segments.all()],
         },
     )
+
+
+def _with_clock(segment):
+    """Attach “m:ss” of the segment's start, as shown next to each transcript line."""
+    seconds = segment.start_ms // 1000
+    segment.clock = f"{seconds // 60}:{seconds % 60:02d}"
+    return segment
 
 
 # --- Recording download with Range ------------------------------------------------------

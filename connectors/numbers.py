@@ -215,19 +215,48 @@ class Check:
     items: list[str] = field(default_factory=list)
 
 
-def connector_diagnostics(*, connector: PhoneConnector) -> list[Check]:
-    """The troubleshooting list, each answered pass/fail with the fix."""
+@dataclass(frozen=True)
+class Diagnosis:
+    checks: list[Check]
+    numbers: list[NumberView]  # the account's numbers (empty when they could not be listed)
+    checked: list[NumberView]  # the numbers the per-number checks are about
+
+    @property
+    def failed(self) -> int:
+        return sum(c.status == FAIL for c in self.checks)
+
+
+def connector_diagnostics(*, connector: PhoneConnector, number_sid: str = "") -> Diagnosis:
+    """The troubleshooting list, each answered pass/fail with the fix.
+
+    Per-number checks cover `number_sid` when given, else the numbers that point at the
+    connector, else the account's first number (whose webhook check then fails).
+    """
     checks = [_public_url_check(), _answering_check(connector)]
+    numbers: list[NumberView] = []
+    checked: list[NumberView] = []
     try:
         numbers = number_list(connector=connector)
     except TwilioProblem as exc:
-        checks.append(Check("Twilio credentials", FAIL, str(exc), "Fix the credentials above."))
-        numbers = None
-    if numbers is not None:
+        checks.append(Check("Twilio credentials", FAIL, str(exc), "Fix them in Settings."))
+    else:
         checks.append(Check("Twilio credentials", PASS, "Twilio accepted the connector's keys."))
-        checks.extend(_number_checks(connector, numbers))
+        chosen = [n for n in numbers if n.sid == number_sid]
+        checked = chosen or [n for n in numbers if n.points_here] or numbers[:1]
+        if not numbers:
+            checks.append(
+                Check(
+                    "A phone number",
+                    FAIL,
+                    "This Twilio account has no phone numbers.",
+                    "Buy a voice-capable number in the Twilio console (Phone Numbers → Buy a "
+                    "number), then connect it on the Numbers tab.",
+                )
+            )
+        for number in checked:
+            checks.extend(_number_checks(connector, number))
     checks.extend(_handover_checks(connector))
-    return checks
+    return Diagnosis(checks=checks, numbers=numbers, checked=checked)
 
 
 def _public_url_check() -> Check:
@@ -266,57 +295,50 @@ def _answering_check(connector: PhoneConnector) -> Check:
     )
 
 
-def _number_checks(connector: PhoneConnector, numbers: list[NumberView]) -> list[Check]:
-    ours = [n for n in numbers if n.points_here]
-    if not ours:
-        owned = ", ".join(n.phone_number for n in numbers) or "no numbers"
-        return [
+def _number_checks(connector: PhoneConnector, number: NumberView) -> list[Check]:
+    name = number.phone_number
+    if number.points_here:
+        webhook = Check(
+            f"{name}: webhook URL", PASS, f"“A call comes in” calls {number.voice_url}."
+        )
+    else:
+        webhook = Check(
+            f"{name}: webhook URL",
+            FAIL,
+            f"“A call comes in” calls {number.voice_url or 'nothing'}, not this connector.",
+            "Press Connect for this number on the Numbers tab, or in the Twilio console set "
+            f"its “A call comes in” webhook to {connector.webhook_url}.",
+        )
+    method_ok = number.voice_method in ("GET", "POST")
+    checks = [
+        webhook,
+        Check(
+            f"{name}: HTTP method",
+            PASS if method_ok else FAIL,
+            f"Twilio uses HTTP {number.voice_method}; Stellar accepts GET and POST.",
+            "" if method_ok else "Choose HTTP POST.",
+        ),
+    ]
+    if number.owner in ("trunk", "twiml_app"):
+        checks.append(
             Check(
-                "Webhook URL on a number",
+                f"{name}: voice URL is used",
                 FAIL,
-                f"None of the account's numbers ({owned}) sends calls to this connector.",
-                "Open Numbers and press Connect on the number callers dial, or set its "
-                f"“A call comes in” webhook to {connector.webhook_url} in the Twilio console.",
-            )
-        ]
-    checks: list[Check] = []
-    for number in ours:
-        checks.append(
-            Check(
-                f"{number.phone_number}: webhook URL",
-                PASS,
-                f"“A call comes in” calls {number.voice_url}.",
+                f"The number is attached to {number.owner_label}, so Twilio ignores its voice URL.",
+                "Press Connect on the Numbers tab and confirm, or detach it in the console.",
             )
         )
-        checks.append(
-            Check(
-                f"{number.phone_number}: HTTP method",
-                PASS if number.voice_method in ("GET", "POST") else FAIL,
-                f"Twilio uses HTTP {number.voice_method}; Stellar accepts GET and POST.",
-                "" if number.voice_method in ("GET", "POST") else "Choose HTTP POST.",
-            )
+    active = number.status in ("in-use", "") and number.voice_capable
+    checks.append(
+        Check(
+            f"{name}: number active",
+            PASS if active else FAIL,
+            f"Status {number.status or 'unknown'}"
+            + ("" if number.voice_capable else ", not voice capable"),
+            "" if active else "Use an active, voice-capable number from this account.",
         )
-        if number.owner in ("trunk", "twiml_app"):
-            checks.append(
-                Check(
-                    f"{number.phone_number}: voice URL is used",
-                    FAIL,
-                    f"The number is attached to {number.owner_label}, so Twilio ignores its "
-                    "voice URL.",
-                    "Press Connect on the Numbers page and confirm, or detach it in the console.",
-                )
-            )
-        active = number.status in ("in-use", "") and number.voice_capable
-        checks.append(
-            Check(
-                f"{number.phone_number}: number active",
-                PASS if active else FAIL,
-                f"Status {number.status or 'unknown'}"
-                + ("" if number.voice_capable else ", not voice capable"),
-                "" if active else "Use an active, voice-capable number from this account.",
-            )
-        )
-        checks.append(_alerts_check(connector, number))
+    )
+    checks.append(_alerts_check(connector, number))
     return checks
 
 
@@ -327,9 +349,7 @@ def _alerts_check(connector: PhoneConnector, number: NumberView) -> Check:
     if settings.STELLAR_TWILIO_API_BASE_URL:  # the same local mock serves every domain
         client.monitor.base_url = settings.STELLAR_TWILIO_API_BASE_URL.rstrip("/")
     try:
-        alerts = client.monitor.v1.alerts.list(
-            start_date=timezone.now() - ALERT_WINDOW, limit=50
-        )
+        alerts = client.monitor.v1.alerts.list(start_date=timezone.now() - ALERT_WINDOW, limit=50)
     except (TwilioException, requests.RequestException) as exc:
         return Check(
             title,

@@ -29,11 +29,16 @@ def signature_is_valid(*, auth_token: str, url: str, params: dict, signature: st
     return RequestValidator(auth_token).validate(url, params, signature)
 
 
+def _clean(text: str) -> str:
+    """Drop NUL characters: PostgreSQL cannot store them and Twilio never sends them."""
+    return text.replace("\x00", "")
+
+
 def request_params(request: HttpRequest) -> dict[str, str]:
     """Twilio's parameters: query string for GET, form body (plus query extras) for POST."""
-    params = {k: request.GET.get(k, "") for k in request.GET}
+    params = {_clean(k): _clean(request.GET.get(k, "")) for k in request.GET}
     if request.method == "POST":
-        params.update({k: request.POST.get(k, "") for k in request.POST})
+        params.update({_clean(k): _clean(request.POST.get(k, "")) for k in request.POST})
     return params
 
 

@@ -5,6 +5,7 @@ Auth Token (write-only)."""
 from __future__ import annotations
 
 from django import forms
+from django.urls import reverse
 
 from agents.models import Agent, AgentVersion, Environment
 
@@ -67,15 +68,22 @@ class ConnectorForm(forms.Form):
     def __init__(self, *args, workspace, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["agent"].queryset = Agent.objects.filter(workspace=workspace)
+        self.fields["agent"].widget.attrs.update(  # htmx: reload the version picker
+            {
+                "hx-get": reverse("studio:connector-versions"),
+                "hx-target": "#version-picker",
+                "hx-swap": "outerHTML",
+            }
+        )
         self.fields["environment"].queryset = Environment.objects.filter(workspace=workspace)
         agent_id = self.data.get("agent") if self.is_bound else self.initial.get("agent")
         agent_id = getattr(agent_id, "pk", agent_id)
         self.fields["pinned_version"].queryset = pinned_choices(workspace, agent_id)
         if editing:
             self.fields["twilio_auth_token"].required = False
-            self.fields["twilio_auth_token"].help_text = (
-                "Stored encrypted. Leave empty to keep the current token."
-            )
+            self.fields[
+                "twilio_auth_token"
+            ].help_text = "Stored encrypted. Leave empty to keep the current token."
         else:
             del self.fields["enabled"]
 

@@ -208,10 +208,11 @@ def number_disconnect_view(request: HttpRequest, connector_id: int, sid: str) ->
 @studio_view(write_role=Role.EDITOR)
 def connector_diagnostics_view(request: HttpRequest, connector_id: int) -> HttpResponse:
     connector = _connector(request, connector_id)
-    checks = numbers.connector_diagnostics(connector=connector)
-    failed = sum(c.status == numbers.FAIL for c in checks)
+    diagnosis = numbers.connector_diagnostics(
+        connector=connector, number_sid=request.GET.get("number", "")
+    )
     return render(
         request,
         "studio/connectors/diagnostics.html",
-        {"connector": connector, "checks": checks, "failed": failed, "tab": "diagnostics"},
+        {"connector": connector, "diagnosis": diagnosis, "tab": "diagnostics"},
     )

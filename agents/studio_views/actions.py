@@ -39,9 +39,7 @@ HANDOVER_KIND_HELP = {
 
 def _auth_connector_names(agent) -> list[str]:
     return list(
-        AuthConnector.objects.filter(workspace_id=agent.workspace_id).values_list(
-            "name", flat=True
-        )
+        AuthConnector.objects.filter(workspace_id=agent.workspace_id).values_list("name", flat=True)
     )
 
 
@@ -87,9 +85,7 @@ def action_create_view(request: HttpRequest, agent_id: int, kind: str) -> HttpRe
     agent = agent_for(request, agent_id)
     if kind not in ActionKind.values:
         raise Http404("No such kind of action.")
-    form = ActionForm(
-        request.POST or None, kind=kind, auth_connectors=_auth_connector_names(agent)
-    )
+    form = ActionForm(request.POST or None, kind=kind, auth_connectors=_auth_connector_names(agent))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -105,9 +101,7 @@ def action_create_view(request: HttpRequest, agent_id: int, kind: str) -> HttpRe
         else:
             messages.success(request, f"Action {action.name} added to the draft.")
             return redirect("studio:action-list", agent_id=agent.pk)
-    return _render_form(
-        request, agent, form, title="New action", kind_label=ActionKind(kind).label
-    )
+    return _render_form(request, agent, form, title="New action", kind_label=ActionKind(kind).label)
 
 
 @require_http_methods(["GET", "POST"])
@@ -171,9 +165,7 @@ def handover_create_view(request: HttpRequest, agent_id: int, kind: str) -> Http
             messages.success(request, f"Handover {handover.name} added to the draft.")
             return redirect("studio:action-list", agent_id=agent.pk)
     label = f"Handover → {HandoverKind(kind).label}"
-    return _render_form(
-        request, agent, form, title="New handover", kind_label=label, handover=True
-    )
+    return _render_form(request, agent, form, title="New handover", kind_label=label, handover=True)
 
 
 @require_http_methods(["GET", "POST"])

@@ -18,11 +18,10 @@ from agents.services.versions import (
 )
 from agents.studio_access import studio_view
 from agents.studio_forms import (
+    LANGUAGES,
     AgentCreateForm,
     AgentDraftForm,
-    IntentForm,
     IntentFormSet,
-    KnowledgeForm,
     KnowledgeFormSet,
     formset_rows,
     intents_initial,
@@ -32,7 +31,7 @@ from agents.studio_forms import (
 from agents.version_diff import snapshot_text
 
 DRAFT_FORM_FIELDS = tuple(AgentDraftForm.base_fields)
-ROW_FORMS = {"knowledge": KnowledgeForm, "intents": IntentForm}
+ROW_FORMSETS = {"knowledge": KnowledgeFormSet, "intents": IntentFormSet}
 
 
 def agent_for(request: HttpRequest, agent_id: int) -> Agent:
@@ -64,9 +63,7 @@ def draft_state(agent: Agent) -> dict:
 @studio_view(write_role=Role.EDITOR)
 def agent_list_view(request: HttpRequest) -> HttpResponse:
     agents = agent_list_with_latest_version(workspace=request.studio.workspace)
-    return render(
-        request, "studio/agents/list.html", {"agents": agents, "form": AgentCreateForm()}
-    )
+    return render(request, "studio/agents/list.html", {"agents": agents, "form": AgentCreateForm()})
 
 
 @require_POST
@@ -82,9 +79,7 @@ def agent_create_view(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"{agent.name} created. Write its greeting and prompt.")
             return redirect("studio:agent-draft", agent_id=agent.pk)
     agents = agent_list_with_latest_version(workspace=request.studio.workspace)
-    return render(
-        request, "studio/agents/list.html", {"agents": agents, "form": form}, status=400
-    )
+    return render(request, "studio/agents/list.html", {"agents": agents, "form": form}, status=400)
 
 
 @require_http_methods(["GET", "POST"])
@@ -103,7 +98,9 @@ def agent_draft_view(request: HttpRequest, agent_id: int) -> HttpResponse:
         initial=intents_initial(agent.intents),
         form_kwargs={"action_names": names},
     )
-    if request.method == "POST" and all([form.is_valid(), knowledge.is_valid(), intents.is_valid()]):
+    if request.method == "POST" and all(
+        [form.is_valid(), knowledge.is_valid(), intents.is_valid()]
+    ):
         try:
             agent_update_draft(
                 agent=agent,
@@ -129,9 +126,11 @@ def agent_draft_view(request: HttpRequest, agent_id: int) -> HttpResponse:
             "knowledge": knowledge,
             "intents": intents,
             "tab": "draft",
+            "languages": LANGUAGES,
             **draft_state(agent),
         },
-        status=400 if form.errors or knowledge.total_error_count() or intents.total_error_count()
+        status=400
+        if form.errors or knowledge.total_error_count() or intents.total_error_count()
         else 200,
     )
 
@@ -141,12 +140,14 @@ def agent_draft_view(request: HttpRequest, agent_id: int) -> HttpResponse:
 def agent_draft_row(request: HttpRequest, agent_id: int, kind: str) -> HttpResponse:
     """htmx: one more empty knowledge or intent row, and the formset's new TOTAL_FORMS."""
     agent = agent_for(request, agent_id)
-    if kind not in ROW_FORMS:
+    if kind not in ROW_FORMSETS:
         raise Http404("No such list.")
     total = request.GET.get(f"{kind}-TOTAL_FORMS", "0")
     index = int(total) if total.isdigit() and int(total) < 500 else 0
     kwargs = {"action_names": action_names(agent)} if kind == "intents" else {}
-    row = ROW_FORMS[kind](prefix=f"{kind}-{index}", empty_permitted=True, **kwargs)
+    formset = ROW_FORMSETS[kind](prefix=kind, form_kwargs=kwargs)
+    row = formset.empty_form  # has the Remove checkbox; give it the next index
+    row.prefix = formset.add_prefix(index)
     return render(
         request,
         f"studio/agents/_{kind}_row.html",

@@ -71,7 +71,8 @@ def _page(request: HttpRequest, tab: str, forms: dict | None = None, status: int
     }
     if tab == "secrets":
         context["secrets"] = [
-            (s, _per_environment(environments, s.values.all())) for s in secret_list(workspace=workspace)
+            (s, _per_environment(environments, s.values.all()))
+            for s in secret_list(workspace=workspace)
         ]
     elif tab == "variables":
         context["variables"] = [
@@ -148,7 +149,9 @@ def secret_value_view(request: HttpRequest, secret_id: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"{secret.name} set for {environment}. It will not be shown again.")
+        messages.success(
+            request, f"{secret.name} set for {environment}. It will not be shown again."
+        )
     return _back("secrets")
 
 
@@ -185,7 +188,8 @@ def auth_credentials_view(request: HttpRequest, auth_connector_id: int) -> HttpR
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(
-            request, f"{connector.name} credentials set for {environment}. They will not be shown again."
+            request,
+            f"{connector.name} credentials set for {environment}. They will not be shown again.",
         )
     return _back("auth")
 

@@ -88,7 +88,9 @@ def version_diff_view(request: HttpRequest, agent_id: int) -> HttpResponse:
     context = {"agent": agent, **_diff_context(agent, versions, request.GET)}
     if not request.htmx:
         url = reverse("studio:version-list", kwargs={"agent_id": agent.pk})
-        return redirect(f"{url}?{urlencode({'a': request.GET.get('a', ''), 'b': request.GET.get('b', '')})}#diff")
+        return redirect(
+            f"{url}?{urlencode({'a': request.GET.get('a', ''), 'b': request.GET.get('b', '')})}#diff"
+        )
     return render(request, "studio/agents/_diff.html", context)
 
 
