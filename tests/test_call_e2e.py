@@ -167,3 +167,33 @@ def test_barge_in_clears_and_answers_the_new_question(live_daphne):
         lambda: TranscriptSegment.objects.filter(call=call, interrupted=True).first()
     )
     assert interrupted is not None and interrupted.speaker == "agent"
+
+
+def test_ivr_digits_start_the_agent_in_the_sales_context(live_daphne):
+    intents = [
+        {
+            "name": "sales",
+            "digits": "1",
+            "examples": ["I want to buy", "pricing"],
+            "action": "transfer_to_sales",
+            "context_greeting": "Hello, you have reached Stellar sales. What can I do for you?",
+        },
+        {
+            "name": "support",
+            "digits": "2",
+            "examples": ["it is broken"],
+            "action": "transfer_to_support",
+        },
+    ]
+    line = build_line(intents=intents)
+    result = place_call(
+        live_daphne,
+        line,
+        [WaitForAgent(), Say("Can I speak to a person please?"), WaitForAgent()],
+        extra_params={"Digits": "1"},
+    )
+    assert result.streams[0].custom_parameters.get("Digits") == "1"
+    assert "sales" in words(result.transcribe_agent()[0])
+    assert [d.number for d in result.dials] == ["+31201234567"]
+    call = Call.objects.get(call_sid=result.call_sid)
+    assert call.ivr_params == {"Digits": "1"}

@@ -17,7 +17,7 @@ from twilio.request_validator import RequestValidator
 
 from calls.models import Call
 from calls.simulator import HangUp, Say, WaitForAgent
-from tests.e2e import place_call, words
+from tests.e2e import eventually, place_call, words
 from tests.twilio_call import AUTH_TOKEN, build_line, voice_params
 
 pytestmark = pytest.mark.e2e
@@ -139,3 +139,43 @@ def test_garbage_frames_and_bodies_do_not_harm_a_concurrent_call(live_daphne):
     assert any(errors), "bad frames should be counted on their call"
     server_log = live_daphne.process.log_since(log_offset, max_lines=100_000)
     assert "Exception inside application" not in server_log, server_log[-3000:]
+
+
+def test_each_kind_of_bad_frame_is_counted_on_its_call(live_daphne):
+    line = build_line()
+    stream_url = open_stream(live_daphne, line)
+    call = Call.objects.get(connector=line.connector)
+    media = {"event": "media", "media": {"track": "inbound", "payload": "//8="}}
+    start = {
+        "event": "start",
+        "streamSid": "MZ" + "1" * 32,
+        "start": {"callSid": call.call_sid, "streamSid": "MZ" + "1" * 32, "tracks": ["inbound"]},
+    }
+    batch = [
+        json.dumps(media),  # media before start
+        "{not json",
+        json.dumps({"event": "bogus"}),
+        json.dumps(start),
+        json.dumps(start),  # a second start
+        json.dumps({"event": "media", "media": {"payload": "***not base64***"}}),
+        json.dumps(
+            {"event": "media", "media": {"payload": base64.b64encode(b"\xff" * 8000).decode()}}
+        ),
+        json.dumps({"event": "media", "media": {"payload": "A" * 20_000}}),  # oversized frame
+        json.dumps({"event": "dtmf", "dtmf": {"digit": "12"}}),
+        json.dumps({"event": "stop"}),
+    ]
+    asyncio.run(send_frames(stream_url, batch))
+    call.refresh_from_db()
+    counted = eventually(lambda: Call.objects.get(pk=call.pk).input_errors)
+    for kind in (
+        "media_before_start",
+        "malformed_json",
+        "unknown_event",
+        "second_start",
+        "bad_base64",
+        "bad_media_size",
+        "oversized_frame",
+        "bad_dtmf",
+    ):
+        assert counted.get(kind) == 1, (kind, counted)
