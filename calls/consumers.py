@@ -11,6 +11,7 @@ from django.conf import settings
 
 from connectors.signatures import public_url_for, signature_is_valid
 
+from .monitor import control_group
 from .selectors import call_with_connector
 from .session import CallSession
 from .setup import call_context_for
@@ -56,8 +57,14 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             return
         context = await _load_context(call)
         self.session = CallSession(
-            call=call, context=context, send=self._send_json, hangup=self.close
+            call=call,
+            context=context,
+            send=self._send_json,
+            hangup=self.close,
+            channel_layer=self.channel_layer,
         )
+        self.control_group = control_group(call.pk)
+        await self.channel_layer.group_add(self.control_group, self.channel_name)
         await self.accept()
 
     async def _send_json(self, message: dict) -> None:
@@ -107,4 +114,27 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if self.session is not None:
+            await self.channel_layer.group_discard(self.control_group, self.channel_name)
             await self.session.close(f"Websocket closed ({code})")
+
+    # ---- messages from supervisors' websockets (calls.monitor protocol) ------------------
+    async def call_monitor_join(self, message: dict) -> None:
+        if self.session is not None:
+            self.session.monitor.listener_joined(message["listener"])
+
+    async def call_monitor_leave(self, message: dict) -> None:
+        if self.session is not None:
+            self.session.monitor.listener_left(message["listener"])
+
+    async def call_take_over(self, message: dict) -> None:
+        ok, detail = False, "The call is not active on this process."
+        if self.session is not None:
+            ok, detail = await self.session.take_over(
+                by=str(message.get("by", "supervisor")),
+                action=message.get("action"),
+                destination=message.get("destination"),
+            )
+        if message.get("reply_to"):
+            await self.channel_layer.send(
+                message["reply_to"], {"type": "call.take_over_result", "ok": ok, "detail": detail}
+            )

@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from .audio.codec import FRAME_MS
-from .spool import AGENT, CallSpool
 
 FRAME_SECONDS = FRAME_MS / 1000
 LOOKAHEAD_SECONDS = 0.04  # send a little ahead so event-loop jitter never starves the caller
@@ -58,12 +57,12 @@ class PacedSender:
         send: Callable[[dict], Awaitable[None]],
         stream_sid: str,
         clock_ms: Callable[[float], int],
-        spool: CallSpool,
+        on_frame: Callable[[int, bytes], None],
     ):
         self._send = send
         self._stream_sid = stream_sid
         self._clock_ms = clock_ms
-        self._spool = spool
+        self._on_frame = on_frame  # (call-clock ms when it plays, μ-law frame): spool, monitor
         self._queue: asyncio.Queue[Utterance] = asyncio.Queue()
         self._next_at = 0.0
         self.current: Utterance | None = None
@@ -136,7 +135,7 @@ class PacedSender:
                     "media": {"payload": base64.b64encode(frame).decode()},
                 }
             )
-            self._spool.write(AGENT, self._clock_ms(self._next_at), frame)
+            self._on_frame(self._clock_ms(self._next_at), frame)
             self._next_at += FRAME_SECONDS
             index += 1
             utt.sent = index

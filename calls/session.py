@@ -31,13 +31,14 @@ from agents.speech.endpointer import Endpointer, SpeechPaused, SpeechStarted, Ut
 from agents.speech.registry import get_stt, get_vad
 from handovers.executor import handover_mark_reconnected, handover_request
 
-from . import services
+from . import metrics, services
 from .audio.codec import FRAME_BYTES, ulaw_to_pcm16
 from .models import Call, Speaker
+from .monitor import MonitorFeed
 from .outbound import PacedSender, Utterance
 from .persistence import Persister
 from .speech_render import SPEECH_POOL, render_frames
-from .spool import CALLER, CallSpool
+from .spool import AGENT, CALLER, CallSpool
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ MAX_MEDIA_BYTES = FRAME_BYTES * 10
 HEARTBEAT_SECONDS = 10.0
 SILENCE_TIMEOUT_SECONDS = 8.0
 SILENCE_REPROMPTS = 2
+TAKE_OVER_LINE = "Please hold, I'm connecting you with a colleague."
 TRANSFER_DID_NOT_GO_THROUGH = (
     "I'm sorry, the transfer did not go through. Is there anything else I can help you with?"
 )
@@ -60,8 +62,10 @@ class CallSession:
         context: CallContext,
         send: Callable[[dict], Awaitable[None]],
         hangup: Callable[[], Awaitable[None]],
+        channel_layer=None,
     ):
         self.call = call
+        self.monitor = MonitorFeed(call.pk, channel_layer)
         self._send = send
         self._hangup = hangup
         self.errors: Counter[str] = Counter()
@@ -99,6 +103,7 @@ class CallSession:
 
     def count_error(self, kind: str, detail: str = "") -> None:
         self.errors[kind] += 1
+        metrics.FRAMES_DROPPED.labels(kind).inc()
         if self.errors[kind] <= 3:
             logger.warning("call %s: bad input %s %s", self.call.call_sid, kind, detail[:200])
 
@@ -106,6 +111,17 @@ class CallSession:
         self._persist.submit(
             services.call_event_add, call=self.call, kind=kind, message=message, **data
         )
+        self.monitor.event(kind, message)
+
+    def _segment(self, **segment: Any) -> None:
+        """A transcript line: stored at the turn boundary and shown to live listeners."""
+        self._persist.submit(services.transcript_add, call=self.call, **segment)
+        self.monitor.transcript(**segment)
+
+    def _agent_frame(self, at_ms: int, frame: bytes) -> None:
+        if self._spool is not None:
+            self._spool.write(AGENT, at_ms, frame)
+        self.monitor.audio("agent", at_ms, frame)
 
     # ---- Twilio events -----------------------------------------------------------------
     async def on_start(self, msg: dict[str, Any]) -> None:
@@ -123,6 +139,8 @@ class CallSession:
         self.stream_sid = str(msg.get("streamSid") or start.get("streamSid") or "")[:64]
         custom = start.get("customParameters")
         self.started = True
+        metrics.ACTIVE_CALLS.inc()
+        metrics.CALLS_STARTED.inc()
         loop = asyncio.get_running_loop()
         self._t0 = loop.time()
         if self.call.answered_at is not None:  # a reconnected stream continues the call clock
@@ -130,7 +148,10 @@ class CallSession:
             self._in_ms = self.clock_ms()
         self._spool = CallSpool(self.call.pk)
         self._sender = PacedSender(
-            send=self._send, stream_sid=self.stream_sid, clock_ms=self.clock_ms, spool=self._spool
+            send=self._send,
+            stream_sid=self.stream_sid,
+            clock_ms=self.clock_ms,
+            on_frame=self._agent_frame,
         )
         self._tasks += [
             asyncio.create_task(self._sender.run(), name="sender"),
@@ -170,6 +191,7 @@ class CallSession:
             return
         assert self._spool is not None
         self._spool.write(CALLER, self._in_ms, ulaw)
+        self.monitor.audio("caller", self._in_ms, ulaw)
         pcm = ulaw_to_pcm16(ulaw)
         for i in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES):
             for event in self._endpointer.feed(pcm[i : i + FRAME_BYTES], self._in_ms):
@@ -270,10 +292,10 @@ class CallSession:
         self.conversation.agent_heard(heard, interrupted=utt.cancelled)
         self._quiet_since = time.monotonic()
         if utt.meta.get("caller_end_ms") is not None:
-            self.turn_latencies.append(utt.start_ms - utt.meta["caller_end_ms"])
-        self._persist.submit(
-            services.transcript_add,
-            call=self.call,
+            latency_ms = utt.start_ms - utt.meta["caller_end_ms"]
+            self.turn_latencies.append(latency_ms)
+            metrics.TURN_LATENCY.observe(latency_ms / 1000)
+        self._segment(
             speaker=Speaker.AGENT,
             start_ms=utt.start_ms,
             end_ms=utt.start_ms + utt.sent * 20,
@@ -294,6 +316,12 @@ class CallSession:
                     await self._caller_turn(*value)
                 elif kind == "dtmf":
                     await self._run_turn(self.conversation.dtmf(value), kind="dtmf")
+                elif kind == "take_over":
+                    action, by = value
+                    await self._run_events(
+                        [Speak(TAKE_OVER_LINE), Handover(action, reason=f"Taken over by {by}")],
+                        "take_over",
+                    )
                 elif kind == "silence":
                     await self._run_events(self.conversation.silence_turn(*value), "silence")
             except asyncio.CancelledError:
@@ -319,9 +347,7 @@ class CallSession:
             # The caller is already talking again: this was a pause, not the end of the turn.
             self._unanswered = text
             text = ""
-        self._persist.submit(
-            services.transcript_add,
-            call=self.call,
+        self._segment(
             speaker=Speaker.CALLER,
             start_ms=event.start_ms,
             end_ms=event.end_ms,
@@ -424,6 +450,35 @@ class CallSession:
 
         return await asyncio.get_running_loop().run_in_executor(None, send)
 
+    # ---- intervene ---------------------------------------------------------------------
+    async def take_over(
+        self, *, by: str, action: dict[str, Any] | None, destination: str | None
+    ) -> tuple[bool, str]:
+        """A supervisor hands the caller to a human now: a short line, then the handover."""
+        if not self.started or self.closed or self._sender is None:
+            return False, "The call's media stream is not active."
+        if action is None:
+            if not destination:
+                return False, "Choose a handover action or a phone number."
+            action = {
+                "name": "supervisor_take_over",
+                "kind": "phone",
+                "destination": destination,
+                "caller_id": "",
+                "ring_timeout": 30,
+                "fallback": "hangup",
+            }
+        self._event(
+            "take_over",
+            f"{by} took over the call",
+            by=by,
+            action=action.get("name"),
+            destination=action.get("destination", ""),
+        )
+        await self.barge_in()
+        self._inputs.put_nowait(("take_over", (action, by)))
+        return True, "Transferring the caller."
+
     # ---- end ---------------------------------------------------------------------------
     async def _finish_call(self, ending: Handover | EndCall | None) -> None:
         """After the last words played: record the handover or hang-up, then close the stream.
@@ -451,6 +506,8 @@ class CallSession:
         if self._spool is not None:
             self._spool.close()
         if self.started:
+            metrics.ACTIVE_CALLS.dec()
+            self.monitor.ended(reason)
             self._persist.submit(
                 services.call_save_conversation,
                 call_id=self.call.pk,

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from . import finalize
+from .metrics import FINALIZE_OUTCOMES
 
 
 @shared_task(
@@ -14,7 +15,12 @@ from . import finalize
     max_retries=8,
 )
 def finalize_call(call_id: int) -> None:
-    finalize.call_finalize(call_id=call_id)
+    try:
+        finalize.call_finalize(call_id=call_id)
+    except Exception:
+        FINALIZE_OUTCOMES.labels("error").inc()
+        raise
+    FINALIZE_OUTCOMES.labels("ok").inc()
 
 
 @shared_task

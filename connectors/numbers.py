@@ -7,6 +7,7 @@ Studio can show it instead of a stack trace.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -44,36 +45,53 @@ class NeedsConfirmation(Exception):
     """The number belongs to a Twilio Studio flow, a TwiML app or a trunk."""
 
 
+def _rest_failure(exc: Exception) -> tuple[int, int | None, str] | None:
+    """(HTTP status, Twilio error code, message) of a failed REST call, if it got an answer.
+
+    Single-resource calls raise TwilioRestException; list pages raise a plain
+    TwilioException("Unable to fetch page", response).
+    """
+    if isinstance(exc, TwilioRestException):
+        return exc.status, exc.code, exc.msg
+    response = exc.args[1] if len(exc.args) > 1 else None
+    status = getattr(response, "status_code", None)
+    if status is None:
+        return None
+    try:
+        payload = json.loads(response.text or "{}")
+    except ValueError:
+        payload = {}
+    payload = payload if isinstance(payload, dict) else {}
+    return status, payload.get("code"), str(payload.get("message") or payload.get("title") or "")
+
+
 def twilio_problem(exc: Exception, doing: str) -> TwilioProblem:
     """Translate a client exception into a message a Studio user can act on."""
-    if isinstance(exc, TwilioRestException):
-        status, code = exc.status, exc.code
-        detail = f"HTTP {status}" + (f", Twilio error {code}" if code else "")
-        if status == 401:
-            return TwilioProblem(
-                f"Twilio rejected this connector's credentials while {doing} ({detail}). "
-                "Check the Account SID and Auth Token in the connector's settings.",
-                status=status,
-                code=code,
-            )
-        if status == 404:
-            return TwilioProblem(
-                f"Twilio could not find that while {doing} ({detail}). The number may have "
-                "been released or belong to another account.",
-                status=status,
-                code=code,
-            )
-        return TwilioProblem(
-            f"Twilio refused the request while {doing} ({detail}): {exc.msg}",
-            status=status,
-            code=code,
-        )
     if isinstance(exc, requests.RequestException):
         return TwilioProblem(
             f"Could not reach Twilio while {doing}: {type(exc).__name__}. Check this server's "
             "internet connection (and proxy settings), then try again."
         )
-    return TwilioProblem(f"Twilio failed while {doing}: {exc}")
+    failure = _rest_failure(exc)
+    if failure is None:
+        return TwilioProblem(f"Twilio failed while {doing}: {exc}")
+    status, code, message = failure
+    detail = f"HTTP {status}" + (f", Twilio error {code}" if code else "")
+    if status == 401:
+        text = (
+            f"Twilio rejected this connector's credentials while {doing} ({detail}). "
+            "Check the Account SID and Auth Token in the connector's settings."
+        )
+    elif status == 404:
+        text = (
+            f"Twilio could not find that while {doing} ({detail}). The number may have been "
+            "released or belong to another account."
+        )
+    else:
+        text = f"Twilio refused the request while {doing} ({detail})" + (
+            f": {message}" if message else "."
+        )
+    return TwilioProblem(text, status=status, code=code)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpRe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from calls.metrics import WEBHOOK_LATENCY
+
 from .inbound import inbound_call_answer
 from .selectors import connector_by_identifier
 from .signatures import request_is_from_twilio, request_params
@@ -34,6 +36,9 @@ def twilio_voice_webhook(request: HttpRequest, identifier: str) -> HttpResponse:
         return HttpResponse("Missing CallSid.", status=400, content_type="text/plain")
     twiml, _call = inbound_call_answer(connector=connector, params=params)
     return xml_response(twiml)
+
+
+twilio_voice_webhook = WEBHOOK_LATENCY.time()(twilio_voice_webhook)
 
 
 @csrf_exempt

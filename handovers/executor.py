@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import transaction
 
+from calls.metrics import HANDOVER_OUTCOMES
 from calls.models import Call, CallStatus
 from calls.services import call_end, call_event_add
 from calls.tokens import media_token_for
@@ -119,6 +120,7 @@ def dial_status_twiml(*, call_id: int, params: dict[str, str]) -> str:
     handover = (call.conversation or {}).get("handover") or {}
     action = handover.get("action") or {}
     destination = handover.get("destination", "")
+    HANDOVER_OUTCOMES.labels(status or "unknown").inc()
     call_event_add(
         call=call,
         kind="dial_status",

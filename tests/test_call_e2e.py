@@ -193,7 +193,7 @@ def test_ivr_digits_start_the_agent_in_the_sales_context(live_daphne):
         extra_params={"Digits": "1"},
     )
     assert result.streams[0].custom_parameters.get("Digits") == "1"
-    assert "sales" in words(result.transcribe_agent()[0])
+    assert "sales" in words(result.transcribe_agent(prompt="Stellar sales")[0])
     assert [d.number for d in result.dials] == ["+31201234567"]
     call = Call.objects.get(call_sid=result.call_sid)
     assert call.ivr_params == {"Digits": "1"}

@@ -178,7 +178,9 @@ def test_owner_builds_publishes_and_connects_a_number(page, studio_url, twilio_p
     expect(page.get_by_text("Handover transfer_to_sales added to the draft.")).to_be_visible()
     add_phone_handover(page, "transfer_to_support", "+44 20 7946 0958")
     expect(page.get_by_role("cell", name="Phone +442079460958")).to_be_visible()
-    destinations = dict(HandoverAction.objects.filter(agent=agent).values_list("name", "destination"))
+    destinations = dict(
+        HandoverAction.objects.filter(agent=agent).values_list("name", "destination")
+    )
     assert destinations == {
         "transfer_to_sales": "+31201234567",
         "transfer_to_support": "+442079460958",
@@ -214,7 +216,7 @@ def test_owner_builds_publishes_and_connects_a_number(page, studio_url, twilio_p
     assert page.evaluate("navigator.clipboard.readText()") == webhook_url
 
     # The account's numbers (from Prism); connect the example number.
-    page.get_by_role("link", name="Numbers").click()
+    page.get_by_role("navigation", name="Connector").get_by_role("link", name="Numbers").click()
     expect(page.get_by_role("heading", name=re.compile(re.escape(PRISM_NUMBER)))).to_be_visible()
     page.get_by_role("button", name=f"Connect {PRISM_NUMBER}").click()
     expect(page.get_by_text(f"{PRISM_NUMBER} now sends its calls to")).to_be_visible()

@@ -111,7 +111,10 @@ def viewer_posts(w) -> list[tuple[str, dict]]:
         (f"/agents/{a.agent.pk}/delete/", {}),
         (f"/agents/{a.agent.pk}/actions/new/static_response/", {"name": "x", "response": "y"}),
         (f"/agents/{a.agent.pk}/actions/{a.action.pk}/delete/", {}),
-        (f"/agents/{a.agent.pk}/handovers/new/phone/", {"name": "x", "destination": "+31201234567"}),
+        (
+            f"/agents/{a.agent.pk}/handovers/new/phone/",
+            {"name": "x", "destination": "+31201234567"},
+        ),
         (f"/agents/{a.agent.pk}/handovers/{a.handover.pk}/delete/", {}),
         (f"/agents/{a.agent.pk}/versions/publish/", {"note": "sneaky"}),
         (f"/agents/{a.agent.pk}/versions/{a.version.pk}/unpublish/", {}),
@@ -406,7 +409,6 @@ def test_publish_unpublish_restore_lock_and_diff(world):
     client.post(f"{base}/{world.a.version.pk}/restore/")
     client.post(f"{base}/{v2.pk}/lock/")
     refused = client.post(f"{base}/{v2.pk}/unpublish/", follow=True)
-
 
     html = diff.content.decode()
     assert v2.note == "Always open" and v2.status == "published"
