@@ -383,7 +383,10 @@ class AuthConnectorForm(forms.Form):
         max_length=100, required=False, help_text="For API-key auth, e.g. X-API-Key."
     )
     token_url = forms.URLField(
-        label="Token URL", required=False, help_text="For OAuth2 client credentials."
+        assume_scheme="https",
+        label="Token URL",
+        required=False,
+        help_text="For OAuth2 client credentials.",
     )
     scope = forms.CharField(max_length=300, required=False)
 

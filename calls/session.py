@@ -92,7 +92,6 @@ class CallSession:
         self.conversation = Conversation(
             call.agent_snapshot or {}, context, state=call.conversation or {}
         )
-        self.settings = (call.agent_snapshot or {}).get("silence", {})
         self._stt_prompt = self.conversation.vocabulary_prompt() or None
         self.turn_latencies: list[float] = []
 
@@ -423,8 +422,9 @@ class CallSession:
         utt.finish()
 
     async def _silence_watch(self) -> None:
-        timeout = float(self.settings.get("timeout_seconds", SILENCE_TIMEOUT_SECONDS))
-        limit = int(self.settings.get("reprompts", SILENCE_REPROMPTS))
+        snapshot = self.call.agent_snapshot or {}
+        timeout = float(snapshot.get("silence_timeout_seconds") or SILENCE_TIMEOUT_SECONDS)
+        limit = int(snapshot.get("silence_reprompts", SILENCE_REPROMPTS))
         while True:
             await asyncio.sleep(0.5)
             idle = (

@@ -369,10 +369,12 @@ def _alerts_check(connector: PhoneConnector, number: NumberView) -> Check:
     try:
         alerts = client.monitor.v1.alerts.list(start_date=timezone.now() - ALERT_WINDOW, limit=50)
     except (TwilioException, requests.RequestException) as exc:
+        failure = None if isinstance(exc, requests.RequestException) else _rest_failure(exc)
+        reason = f"HTTP {failure[0]}" if failure else type(exc).__name__
         return Check(
             title,
             UNKNOWN,
-            f"Could not check: {twilio_problem(exc, 'reading the debugger alerts')}",
+            f"Could not read Twilio's debugger alerts (Monitor API: {reason}).",
             "Look at Monitor → Logs → Errors in the Twilio console.",
         )
     needles = (number.phone_number, quote(number.phone_number), connector.webhook_path)

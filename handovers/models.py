@@ -26,7 +26,7 @@ class HandoverAction(models.Model):
     description = models.TextField(help_text="When the agent should hand the caller over.")
     kind = models.CharField(max_length=12, choices=HandoverKind.choices, default=HandoverKind.PHONE)
     destination = models.CharField(
-        max_length=20,
+        max_length=32,
         blank=True,
         validators=[validate_e164],
         help_text="E.164 with country code, e.g. +31201234567.",
@@ -37,7 +37,7 @@ class HandoverAction(models.Model):
         help_text="Tried in order when the fallback is 'next destination'.",
     )
     caller_id = models.CharField(
-        max_length=20,
+        max_length=32,
         blank=True,
         validators=[validate_e164],
         help_text="Caller ID shown to the destination; empty uses the number that was called.",

@@ -486,6 +486,33 @@ def test_pinned_mode_needs_a_version_and_the_picker_follows_the_agent(world):
     assert accepted.status_code == 302
 
 
+def test_editing_a_connector_keeps_the_token_unless_a_new_one_is_given(world):
+    client = client_for(world.users["editor"])
+    connector = world.a.connector
+    data = {
+        "name": "Renamed line",
+        "kind": "twilio",
+        "agent": connector.agent_id,
+        "environment": world.a.workspace.environments.get(kind="staging").pk,
+        "version_mode": "draft",
+        "twilio_account_sid": connector.twilio_account_sid,
+        "twilio_auth_token": "",
+        "enabled": "on",
+    }
+
+    kept = client.post(f"/connectors/{connector.pk}/edit/", data)
+    connector.refresh_from_db()
+    token_after_first_save = connector.get_auth_token()
+    client.post(f"/connectors/{connector.pk}/edit/", {**data, "twilio_auth_token": "rotated"})
+    connector.refresh_from_db()
+
+    assert kept.status_code == 302
+    assert token_after_first_save == AUTH_TOKEN
+    assert (connector.name, connector.version_mode) == ("Renamed line", "draft")
+    assert connector.environment.kind == "staging"
+    assert connector.get_auth_token() == "rotated"
+
+
 @dataclass
 class TwilioNumber:
     sid: str

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -50,7 +51,7 @@ async def api_call(action: dict[str, Any], ctx, arguments: dict[str, Any]) -> Ac
 
     values = template_values(ctx, arguments)
     method = (render(config.get("method") or "GET", values).strip() or "GET").upper()
-    url = render(config.get("url"), values).strip()
+    url = render_url(str(config.get("url") or ""), values)
     headers = {
         str(name).strip(): render(str(value), values)
         for name, value in headers_config.items()
@@ -145,3 +146,21 @@ def _is_json(body: str) -> bool:
 def _without_query(url: httpx.URL) -> str:
     """Query strings often carry keys: the timeline shows scheme, host and path only."""
     return str(url.copy_with(query=None, fragment=None))
+
+
+def _percent_encoded(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _percent_encoded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_percent_encoded(v) for v in value]
+    return quote(str(value), safe="") if isinstance(value, str) else value
+
+
+def render_url(template: str, values: dict[str, Any]) -> str:
+    """Values in the query string are percent-encoded (a caller's "+1555…" stays a plus);
+    the part before "?" is rendered as is, so a base-URL variable keeps its slashes."""
+    base, sep, query = template.partition("?")
+    rendered = render(base, values).strip()
+    if sep:
+        rendered += "?" + render(query, _percent_encoded(values)).strip()
+    return rendered

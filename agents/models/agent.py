@@ -27,6 +27,12 @@ class Agent(models.Model):
     )
     brain = models.CharField(max_length=10, choices=Brain.choices, default=Brain.EMBEDDED)
     llm_model = models.CharField(max_length=100, blank=True)
+    silence_timeout_seconds = models.PositiveIntegerField(
+        default=8, help_text="Re-prompt the caller after this much silence."
+    )
+    silence_reprompts = models.PositiveIntegerField(
+        default=2, help_text="Re-prompts before ending the call politely."
+    )
     # [{"question": str, "answer": str}]
     knowledge = models.JSONField(default=list, blank=True)
     # [{"name": str, "examples": [str], "response": str, "action": str}]

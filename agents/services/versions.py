@@ -20,6 +20,8 @@ DRAFT_FIELDS = (
     "system_prompt",
     "brain",
     "llm_model",
+    "silence_timeout_seconds",
+    "silence_reprompts",
     "knowledge",
     "intents",
 )
