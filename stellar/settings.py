@@ -197,6 +197,7 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.cons
 STELLAR_VAD = env.str("STELLAR_VAD", default="webrtc")
 STELLAR_STT = env.str("STELLAR_STT", default="whisper")
 STELLAR_TTS = env.str("STELLAR_TTS", default="piper")
+STELLAR_SPEECH_THREADS = env.int("STELLAR_SPEECH_THREADS", default=2)
 STELLAR_MEDIA_TOKEN_TTL = env.int("STELLAR_MEDIA_TOKEN_TTL", default=300)
 STELLAR_MAX_FRAME_BYTES = env.int("STELLAR_MAX_FRAME_BYTES", default=16384)
 

@@ -35,11 +35,14 @@ INTENTS = [
         "name": "buy",
         "examples": ["I want to buy something", "I'd like a quote", "talk to sales", "pricing"],
         "action": "transfer_to_sales",
+        "digits": "1",
+        "context_greeting": "Hello, you have reached Stellar sales. What can I do for you?",
     },
     {
         "name": "broken",
         "examples": ["my product is broken", "I need technical help", "it does not work"],
         "action": "transfer_to_support",
+        "digits": "2",
     },
 ]
 
