@@ -206,10 +206,11 @@ class LeanCall:
     def _media(self, payload: str) -> str:
         self._seq += 1
         self._chunk += 1
+        ts = (self._chunk - 1) * 20
         return (
-            '{"event":"media","sequenceNumber":"%d","media":{"track":"inbound","chunk":"%d",'
-            '"timestamp":"%d","payload":"%s"},"streamSid":"%s"}'
-            % (self._seq, self._chunk, (self._chunk - 1) * 20, payload, self.stream_sid)
+            f'{{"event":"media","sequenceNumber":"{self._seq}","media":{{"track":"inbound",'
+            f'"chunk":"{self._chunk}","timestamp":"{ts}","payload":"{payload}"}},'
+            f'"streamSid":"{self.stream_sid}"}}'
         )
 
     async def _sender(self, duration: float) -> None:

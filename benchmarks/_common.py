@@ -60,7 +60,9 @@ def fmt(value: float | None, digits: int = 1, width: int = 0) -> str:
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
     line = "  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))
     out = [line, "  ".join("-" * w for w in widths)]
     out += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
@@ -105,11 +107,25 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def runqueue_wait_seconds(pid: int) -> float:
+    """Time the process's threads spent runnable but waiting for a CPU (schedstat field 2):
+    how much other processes on its core got in its way."""
+    total = 0.0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[1])
+    except OSError:
+        return math.nan
+    return total / 1e9
+
+
 @dataclass
 class ProcSample:
     at: float
     cpu: float
     rss: int
+    wait: float = 0.0
 
 
 class ProcMonitor:
@@ -120,7 +136,12 @@ class ProcMonitor:
         self.samples: list[ProcSample] = []
 
     def sample(self) -> ProcSample:
-        s = ProcSample(time.monotonic(), cpu_seconds(self.pid), rss_bytes(self.pid))
+        s = ProcSample(
+            time.monotonic(),
+            cpu_seconds(self.pid),
+            rss_bytes(self.pid),
+            runqueue_wait_seconds(self.pid),
+        )
         self.samples.append(s)
         return s
 
@@ -136,6 +157,13 @@ class ProcMonitor:
         if a is None or b is None or b.at - a.at < 0.2:
             return math.nan
         return 100 * (b.cpu - a.cpu) / (b.at - a.at)
+
+    def wait_percent(self, t0: float, t1: float) -> float:
+        """Share of the window the server was runnable but another process had its core."""
+        a, b = self._at(t0), self._at(t1)
+        if a is None or b is None or b.at - a.at < 0.2:
+            return math.nan
+        return 100 * (b.wait - a.wait) / (b.at - a.at)
 
     def max_rss(self, t0: float, t1: float) -> int:
         return max((s.rss for s in self.samples if t0 <= s.at <= t1), default=0)
@@ -219,6 +247,38 @@ def pin_self(core: str | None) -> None:
                 os.sched_setaffinity(int(tid), {int(c) for c in core.split(",")})
 
 
+def pin_group(pgid: int, core: str) -> None:
+    """Pin every process of a process group (e.g. a PostgreSQL server) to `core`; processes it
+    forks later inherit the affinity."""
+    cores = {int(c) for c in core.split(",")}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if os.getpgid(int(entry)) == pgid:
+                os.sched_setaffinity(int(entry), cores)
+
+
+@contextlib.contextmanager
+def database(kind: str) -> Iterator[dict[str, str]]:
+    """Extra env for the server's database: `auto` = DATABASE_URL if set, else SQLite;
+    `sqlite`; `postgres` = DATABASE_URL if set, else a PostgreSQL started here (on the load
+    generator's core, so it does not share the server's)."""
+    url = os.environ.get("DATABASE_URL", "")
+    if kind == "sqlite":
+        yield {"DATABASE_URL": ""}
+    elif kind == "postgres" and not url.startswith("postgres"):
+        from tests.harness.services import postgres_server
+
+        with postgres_server(dbname="stellar_bench") as pg:
+            with contextlib.suppress(Exception):
+                postmaster = int((pg.data_dir / "postmaster.pid").read_text().split()[0])
+                pin_group(os.getpgid(postmaster), CLIENT_CORE)
+            yield {"DATABASE_URL": pg.url}
+    else:
+        yield {}
+
+
 def log_tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -279,6 +339,8 @@ def stellar_env(
         HF_HUB_OFFLINE="1",
     )
     env.update(extra or {})
+    if not env.get("DATABASE_URL"):
+        env.pop("DATABASE_URL", None)
     database = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'stellar.sqlite3'}"
     senv = StellarEnv(var_dir, env, database.split("@")[-1])
     try:
@@ -313,6 +375,21 @@ class Server:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    async def settle(self, below: float = 10.0, timeout: float = 90.0) -> float:
+        """Wait until the server is idle (CPU% over 1 s below `below`), so work queued by one
+        round (e.g. transcriptions of calls that already hung up) does not leak into the
+        next; returns the seconds waited."""
+        import asyncio
+
+        started = time.monotonic()
+        while time.monotonic() - started < timeout and self.alive():
+            a = self.monitor.sample()
+            await asyncio.sleep(1.0)
+            b = self.monitor.sample()
+            if 100 * (b.cpu - a.cpu) / (b.at - a.at) < below:
+                break
+        return time.monotonic() - started
 
 
 def start_daphne(

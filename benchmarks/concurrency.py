@@ -33,6 +33,7 @@ from ._common import (
     Server,
     add_common_args,
     banner,
+    database,
     fmt,
     loadavg,
     pcts,
@@ -55,6 +56,7 @@ class Round:
     kind: str  # "stellar" or "echo"
     calls: list[CallStats] = field(default_factory=list)
     cpu_percent: float = math.nan
+    wait_percent: float = math.nan
     rss_per_call: float = math.nan
     gen_cpu_percent: float = math.nan
     wall: float = 0.0
@@ -68,6 +70,20 @@ class Round:
             if c.error or c.closed_by_server or no_audio:
                 bad.append(c)
         return bad
+
+    def failure_reasons(self) -> dict[str, int]:
+        reasons: dict[str, int] = {}
+        for c in self.failed:
+            if c.error:
+                key = c.error.split(":")[0] + (
+                    ": " + c.error.split(":")[1][:40] if ":" in c.error else ""
+                )
+            elif c.closed_by_server:
+                key = "server closed the stream"
+            else:
+                key = "no agent audio"
+            reasons[key] = reasons.get(key, 0) + 1
+        return reasons
 
     def lags_ms(self) -> list[float]:
         return [lag * 1000 for c in self.calls for u in c.utts for lag in u.lags()]
@@ -143,6 +159,7 @@ async def run_round(
         if t1 - t0 < 1.0:  # ramp longer than the calls: use the whole round
             t0, t1 = min(connected), max(ended)
         result.cpu_percent = server.monitor.cpu_percent(t0, t1)
+        result.wait_percent = server.monitor.wait_percent(t0, t1)
         rss = server.monitor.max_rss(t0, t1)
         if rss and idle_rss:
             result.rss_per_call = (rss - idle_rss) / n
@@ -185,8 +202,8 @@ def _row(st: Round, echo: Round | None) -> list[str]:
         *(fmt(v, 2) for v in e),
         fmt(ratio, 1),
         f"{len(st.failed)}/{st.n}",
-        fmt(st.cpu_percent, 0),
-        fmt(echo.cpu_percent if echo else None, 0),
+        f"{fmt(st.cpu_percent, 0)}/{fmt(st.wait_percent, 0)}",
+        f"{fmt(echo.cpu_percent, 0)}/{fmt(echo.wait_percent, 0)}" if echo else "-",
         fmt(st.rss_per_call / 1e6, 2),
         *(fmt(v, 0) for v in wh),
         f"{fmt(st.gen_cpu_percent, 0)}/{fmt(gen, 0)}",
@@ -205,8 +222,8 @@ HEADERS = [
     "echo p99",
     "jit99/echo99",
     "failed",
-    "CPU%",
-    "echoCPU%",
+    "CPU/wait%",
+    "echo CPU/wait%",
     "MB/call",
     "wh p50",
     "wh p99",
@@ -215,8 +232,11 @@ HEADERS = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m benchmarks concurrency", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks concurrency",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_common_args(p)
     p.add_argument("--ns", default="20,40,60,80", help="concurrent calls per round")
     p.add_argument("--duration", type=float, default=20.0, help="seconds of media per call")
@@ -227,32 +247,52 @@ def build_parser() -> argparse.ArgumentParser:
         default="speech",
         help="speech: each call says one line (VAD→STT→brain→TTS run); silence: line only",
     )
+    p.add_argument(
+        "--db",
+        choices=("auto", "sqlite", "postgres"),
+        default="auto",
+        help="auto: DATABASE_URL if set, else SQLite; postgres: DATABASE_URL or one started here",
+    )
     p.add_argument("--no-echo", action="store_true", help="skip the echo baseline")
     p.add_argument("--burst", type=int, default=50, help="concurrent webhooks in the burst")
     return p
 
 
 async def _stellar_rounds(args, ns: list[int], speech) -> tuple[list[Round], list[float], str]:
-    with stellar_env() as senv, stellar_server(senv) as server:
+    with database(args.db) as db, stellar_env(db) as senv, stellar_server(senv) as server:
+        print(f"  database: {senv.database}")
         # Warm-up call: first greeting render, first STT, DB connections.
         await run_round(server, 1, duration=8.0, stagger=0, echo=False, speech=speech)
-        await asyncio.sleep(1.0)
+        await server.settle()
         idle_rss = server.monitor.sample().rss
         rounds = []
         for n in ns:
             r = await run_round(
-                server, n, duration=args.duration, stagger=args.stagger, echo=False,
-                speech=speech, idle_rss=idle_rss,
+                server,
+                n,
+                duration=args.duration,
+                stagger=args.stagger,
+                echo=False,
+                speech=speech,
+                idle_rss=idle_rss,
             )
             rounds.append(r)
             print(f"  stellar N={n}: {len(r.failed)} failed, load {r.load}", flush=True)
+            for reason, count in sorted(r.failure_reasons().items()):
+                print(f"    {count} × {reason}")
             if not server.alive():
                 print("  server died; stopping the ramp")
                 break
-            await asyncio.sleep(2.0)
+            waited = await server.settle()
+            if waited > 2.5:
+                print(f"    server still busy after the calls ended: idle after {waited:.0f} s")
         burst = await webhook_burst(server, args.burst) if args.burst else []
         errors = server.log.read_text(errors="replace").count(" ERROR ")
-        return rounds, burst, f"{errors} ERROR lines in the server log, idle RSS {idle_rss / 1e6:.0f} MB"
+        return (
+            rounds,
+            burst,
+            f"{errors} ERROR lines in the server log, idle RSS {idle_rss / 1e6:.0f} MB",
+        )
 
 
 async def _echo_rounds(args, ns: list[int], env_dir) -> list[Round]:
@@ -264,7 +304,11 @@ async def _echo_rounds(args, ns: list[int], env_dir) -> list[Round]:
         rounds = []
         for n in ns:
             r = await run_round(
-                server, n, duration=args.duration, stagger=args.stagger, echo=True,
+                server,
+                n,
+                duration=args.duration,
+                stagger=args.stagger,
+                echo=True,
                 idle_rss=idle_rss,
             )
             rounds.append(r)
@@ -302,7 +346,9 @@ def main(argv: list[str] | None = None) -> None:
         "\n  lag = arrival − (utterance's first frame + i·20 ms), ms; the server sends 40 ms"
         " ahead, so on time ≈ −40 and > 0 is a gap the caller hears. late% = frames with lag > 0."
         "\n  jit = lag − the utterance's best lag (spread). echo = media round trip through the"
-        " bare Channels echo consumer (same core pinning). CPU% = server process, one core = 100."
+        " bare Channels echo consumer (same core pinning). CPU% = server process, one core = 100;"
+        "\n  wait% = time it was runnable but another process held its core (> a few % = the"
+        " machine was busy: numbers are not the server's alone)."
         "\n  MB/call = (RSS during the round − idle RSS) / N. wh = webhook latency during the ramp."
         "\n  gen = load generator CPU% and its own send-schedule lag p99 (ms): if high, the"
         " numbers above are the generator's, not the server's."

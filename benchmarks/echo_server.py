@@ -73,7 +73,13 @@ async def _http(scope, receive, send) -> None:
     """Plain 200 on HTTP (a liveness probe); the baseline itself is the websocket."""
     if scope["type"] != "http":
         return
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain")],
+        }
+    )
     await send({"type": "http.response.body", "body": b"echo"})
 
 

@@ -139,7 +139,9 @@ def main(argv: list[str] | None = None) -> None:
     snapshot, cases = data["agent"], data["cases"]
     if args.quick and args.speech:
         cases = cases[::4]
-    banner(f"eval: {len(cases)} caller turns, embedded brain" + (" via speech" if args.speech else ""))
+    banner(
+        f"eval: {len(cases)} caller turns, embedded brain" + (" via speech" if args.speech else "")
+    )
     recognize = Recognizer(_stt_prompt(snapshot)) if args.speech else None
     rows, misses = [], []
     per_cat: dict[str, list[bool]] = defaultdict(list)
@@ -161,14 +163,20 @@ def main(argv: list[str] | None = None) -> None:
     print(
         table(
             ["category", "right", "accuracy"],
-            [[c, f"{sum(v)}/{len(v)}", f"{100 * sum(v) / len(v):.0f} %"] for c, v in sorted(per_cat.items())],
+            [
+                [c, f"{sum(v)}/{len(v)}", f"{100 * sum(v) / len(v):.0f} %"]
+                for c, v in sorted(per_cat.items())
+            ],
         )
     )
     print()
     print(
         table(
             ["phrasing", "right", "accuracy"],
-            [[s, f"{sum(v)}/{len(v)}", f"{100 * sum(v) / len(v):.0f} %"] for s, v in sorted(per_style.items())],
+            [
+                [s, f"{sum(v)}/{len(v)}", f"{100 * sum(v) / len(v):.0f} %"]
+                for s, v in sorted(per_style.items())
+            ],
         )
     )
     if misses:
@@ -182,7 +190,9 @@ def main(argv: list[str] | None = None) -> None:
             )
     if recognize and recognize.seconds:
         secs = sorted(recognize.seconds)
-        print(f"\n  STT per case: median {secs[len(secs) // 2] * 1000:.0f} ms, max {secs[-1] * 1000:.0f} ms")
+        print(
+            f"\n  STT per case: median {secs[len(secs) // 2] * 1000:.0f} ms, max {secs[-1] * 1000:.0f} ms"
+        )
     print(f"  wall {time.monotonic() - started:.1f} s; load average {loadavg()}")
 
 

@@ -35,8 +35,8 @@ def playground_session_create(
         raise ValidationError("Choose an environment of this workspace.")
     if version is not None and version.agent_id != agent.pk:
         raise ValidationError("Choose a version of this agent.")
-    snapshot: dict[str, Any] = version.snapshot if version is not None else agent_snapshot(
-        agent=agent
+    snapshot: dict[str, Any] = (
+        version.snapshot if version is not None else agent_snapshot(agent=agent)
     )
     call = Call.objects.create(
         workspace_id=agent.workspace_id,

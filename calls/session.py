@@ -27,7 +27,13 @@ from agents.engine import (
     Handover,
     Speak,
 )
-from agents.speech.endpointer import Endpointer, SpeechPaused, SpeechStarted, UtteranceEnded
+from agents.speech.endpointer import (
+    Endpointer,
+    EndpointerConfig,
+    SpeechPaused,
+    SpeechStarted,
+    UtteranceEnded,
+)
 from agents.speech.registry import get_stt, get_vad
 from handovers.executor import handover_mark_reconnected, handover_request
 
@@ -37,13 +43,16 @@ from .models import Call, Speaker
 from .monitor import MonitorFeed
 from .outbound import PacedSender, Utterance
 from .persistence import Persister
-from .speech_render import SPEECH_POOL, render_frames
+from .speech_render import PRERENDER_POOL, SPEECH_POOL, prerender, render_frames
 from .spool import AGENT, CALLER, CallSpool
 
 logger = logging.getLogger(__name__)
 
 MAX_MEDIA_BYTES = FRAME_BYTES * 10
 HEARTBEAT_SECONDS = 10.0
+# Transcribe speculatively 120 ms into a pause, so the text is usually ready when the
+# 500 ms end-of-turn silence is confirmed (Whisper needs ≈ 0.5 s whatever the length).
+ENDPOINTING = EndpointerConfig(pause_ms=120, end_silence_ms=500)
 SILENCE_TIMEOUT_SECONDS = 8.0
 SILENCE_REPROMPTS = 2
 TAKE_OVER_LINE = "Please hold, I'm connecting you with a colleague."
@@ -79,7 +88,7 @@ class CallSession:
         self._tasks: list[asyncio.Task] = []
         self._inputs: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
         self._persist = Persister(call.call_sid)
-        self._endpointer = Endpointer(get_vad().new_stream())
+        self._endpointer = Endpointer(get_vad().new_stream(), ENDPOINTING)
         self._last_heartbeat = time.monotonic()
         self._speculative: tuple[int, asyncio.Future[str]] | None = None
         self._busy = False  # a turn is being answered
@@ -163,6 +172,7 @@ class CallSession:
             stream_sid=self.stream_sid,
             custom_parameters=custom if isinstance(custom, dict) else {},
         )
+        PRERENDER_POOL.submit(prerender, self.conversation.fixed_lines(), self.voice)
         handover = (self.call.conversation or {}).get("handover") or {}
         if handover.get("status") == "failed":
             self._persist.submit(handover_mark_reconnected, call_id=self.call.pk)

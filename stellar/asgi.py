@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django, websockets routed to the apps' consumers."""
 
+import logging
 import os
 import threading
 
@@ -12,7 +13,9 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from agents.speech.registry import warm_up  # noqa: E402
+from calls.speech_render import prerender_answering_versions  # noqa: E402
 from stellar.routing import websocket_urlpatterns  # noqa: E402
+from stellar.shutdown import graceful  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -20,7 +23,23 @@ application = ProtocolTypeRouter(
         "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )
+# Count open connections; under Daphne, SIGTERM drains live calls (stellar/shutdown.py).
+application = graceful(application)
 
-# Load the speech models once per server process, off the event loop, before the first call.
+
+def _warm_up() -> None:
+    """Load the speech models once per server process, then render the fixed lines of the
+    versions that answer now, off the event loop and before the first call."""
+    warm_up()
+    try:
+        prerender_answering_versions()
+    except Exception:
+        logging.getLogger(__name__).exception("pre-rendering fixed lines failed")
+    finally:
+        from django.db import connection
+
+        connection.close()
+
+
 if os.environ.get("STELLAR_WARMUP", "1") != "0":
-    threading.Thread(target=warm_up, name="speech-warmup", daemon=True).start()
+    threading.Thread(target=_warm_up, name="speech-warmup", daemon=True).start()

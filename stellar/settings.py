@@ -109,6 +109,15 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Shared cache (login throttling) across processes when Redis is there.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # Celery: Redis broker in production; without REDIS_URL tasks run in-process.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
@@ -120,7 +129,10 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-calls": {"task": "calls.tasks.sweep_stale_calls", "schedule": 30.0},
-    "purge-expired-recordings": {"task": "calls.tasks.purge_expired_recordings", "schedule": 3600.0},
+    "purge-expired-recordings": {
+        "task": "calls.tasks.purge_expired_recordings",
+        "schedule": 3600.0,
+    },
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -141,7 +153,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Collected static files (production); in local mode WhiteNoise serves them from the finders.
-STATIC_ROOT = env.str("STELLAR_STATIC_ROOT", default=str(VAR_DIR / "staticfiles") if PRODUCTION else "")
+STATIC_ROOT = env.str(
+    "STELLAR_STATIC_ROOT", default=str(VAR_DIR / "staticfiles") if PRODUCTION else ""
+)
 STATIC_ROOT = STATIC_ROOT or None
 WHITENOISE_USE_FINDERS = not PRODUCTION
 MEDIA_ROOT = Path(env.str("STELLAR_MEDIA_ROOT", default=str(VAR_DIR / "media")))
@@ -214,16 +228,31 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# "json": one JSON object per line with the call's SID (stellar/logging_json.py); else plain.
+LOG_FORMAT = env.str("STELLAR_LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "stellar.logging_json.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"call_sid": {"()": "stellar.logging_json.CallSidFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["call_sid"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "twilio.http_client": {"level": "WARNING"},  # request dumps are noise at INFO
+    },
 }
+# Celery workers keep the handler above (JSON lines) instead of installing their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
 
 # Twilio REST API origin; only changed to point the real client at a local mock in tests.
 STELLAR_TWILIO_API_BASE_URL = env.str("STELLAR_TWILIO_API_BASE_URL", default="")

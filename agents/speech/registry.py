@@ -31,7 +31,7 @@ def _webrtc_vad() -> VAD:
 def _whisper_stt() -> STT:
     from .stt import WhisperSTT
 
-    return WhisperSTT()
+    return WhisperSTT(cpu_threads=int(os.environ.get("STELLAR_STT_THREADS", "1")))
 
 
 def _piper_tts() -> TTS:

@@ -1,0 +1,396 @@
+"""Issue 7: kill -9 trials; how many calls lose their recording (target 0).
+
+(a) server: a call streams caller speech to Daphne; after a random 2.5–5 s the server's
+    process group gets SIGKILL. The sweeper (calls.finalize.calls_sweep_stale with `now` an
+    hour ahead) must end the call and finalize it from the spool: one recording, holding
+    the audio up to the crash (at most the spool's last unflushed buffer lost).
+(b) worker: a finished call with a long spool is enqueued (finalize_call, acks_late); when
+    the worker logs it received the task, the worker gets SIGKILL. A restarted worker must
+    get the task again and finalize the call exactly once.
+
+Needs PostgreSQL, Redis and a Celery worker. With DATABASE_URL/REDIS_URL set, a fresh
+database on that PostgreSQL (dropped afterwards) and Redis db 13 are used; otherwise both
+are started here (tests/harness/services.py). The worker runs benchmarks.kill_worker: the
+project's Celery app with a short broker visibility timeout (see that module).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from ._client import LeanCall
+from ._common import (
+    Server,
+    add_common_args,
+    banner,
+    kill9,
+    loadavg,
+    log_tail,
+    render_caller_lines,
+    spawn,
+    start_daphne,
+    stellar_env,
+    stop,
+    table,
+)
+
+CALLER_LINE = "Hello, I would like to know where my parcel is, it has not arrived yet."
+SPOOL_LOSS_TOLERANCE_MS = 1200  # calls/spool.py flushes every 50 records (≈ 1 s of audio)
+
+
+@dataclass
+class Trial:
+    kind: str
+    index: int
+    call_id: int | None = None
+    expected_ms: int = 0
+    recorded_ms: int | None = None
+    recordings: int = 0
+    finalized: bool = False
+    caller_audio_ok: bool | None = None
+    hit: bool = True  # (b): the kill landed before the task completed
+    seconds: float = 0.0
+    note: str = ""
+
+    @property
+    def lost(self) -> bool:
+        if not self.finalized or self.recordings != 1 or self.recorded_ms is None:
+            return True
+        if self.recorded_ms < self.expected_ms - SPOOL_LOSS_TOLERANCE_MS:
+            return True
+        return self.caller_audio_ok is False
+
+
+# --- services ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def services() -> Iterator[dict[str, str]]:
+    """DATABASE_URL / REDIS_URL for the trials, isolated from anything else using them."""
+    db_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
+    with contextlib.ExitStack() as stack:
+        if db_url.startswith("postgres"):
+            db_url = stack.enter_context(_fresh_database(db_url))
+            source = "DATABASE_URL's server (fresh database)"
+        else:
+            from tests.harness.services import postgres_server
+
+            db_url = stack.enter_context(postgres_server(dbname="stellar_kills")).url
+            source = "PostgreSQL started here"
+        if redis_url:
+            redis_url = urlunsplit(urlsplit(redis_url)._replace(path="/13"))
+            source += ", REDIS_URL db 13"
+        else:
+            from tests.harness.services import redis_server
+
+            redis_url = stack.enter_context(redis_server()).url
+            source += ", Redis started here"
+        print(f"  services: {source}")
+        yield {"DATABASE_URL": db_url, "REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url}
+
+
+@contextlib.contextmanager
+def _fresh_database(url: str) -> Iterator[str]:
+    import psycopg
+
+    name = f"stellar_kills_{os.getpid()}"
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with contextlib.suppress(Exception), psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Worker:
+    """`celery -A benchmarks.kill_worker worker --pool=solo` that can be killed and restarted."""
+
+    def __init__(self, env: dict[str, str], log: Path, visibility: float):
+        self.env = {**env, "STELLAR_BENCH_VISIBILITY_TIMEOUT": str(visibility)}
+        self.log = log
+        self.node = f"bench-kills-{os.getpid()}@localhost"
+        self.proc = None
+
+    def start(self) -> None:
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        cmd = [sys.executable, "-m", "celery", "-A", "benchmarks.kill_worker", "worker"]
+        cmd += ["--pool=solo", "-c", "1", "--without-heartbeat", "--without-gossip"]
+        cmd += ["--without-mingle", "-l", "info", "-n", self.node]
+        self.proc = spawn(cmd, self.log, self.env)
+        deadline = time.monotonic() + 60
+        while " ready." not in self.since(offset):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"celery worker did not start:\n{log_tail(self.log)}")
+            time.sleep(0.05)
+
+    def since(self, offset: int) -> str:
+        with open(self.log, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+
+    def size(self) -> int:
+        return self.log.stat().st_size if self.log.exists() else 0
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            kill9(self.proc)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc, timeout=10)
+
+
+# --- Django, in this process (only this part uses it) -----------------------------------------
+
+
+def _django(env: dict[str, str]) -> None:
+    """Settings are read once per process: this part must be the first to set Django up."""
+    os.environ.update({k: v for k, v in env.items() if k in _DJANGO_ENV})
+    os.environ["DJANGO_SETTINGS_MODULE"] = "stellar.settings"
+    import django
+    from django.conf import settings
+
+    if settings.configured:
+        raise RuntimeError("Django is already set up in this process: run `kills` on its own")
+    django.setup()
+
+
+_DJANGO_ENV = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "STELLAR_VAR_DIR")
+
+
+def _tool(name: str, **kwargs):
+    from . import _dbtool
+
+    return getattr(_dbtool, "cmd_" + name.replace("-", "_"))(SimpleNamespace(**kwargs))
+
+
+def _call_id(sid: str) -> int | None:
+    from calls.models import Call
+
+    return Call.objects.filter(call_sid=sid).values_list("pk", flat=True).first()
+
+
+def _wait_finalized(call_id: int, timeout: float) -> dict:
+    from django.db import close_old_connections
+
+    deadline = time.monotonic() + timeout
+    while True:
+        close_old_connections()
+        info = _tool("recording", call_id=call_id, energy=True)
+        if info["finalized"] or time.monotonic() > deadline:
+            return info
+        time.sleep(0.2)
+
+
+# --- (a) server killed mid-call -----------------------------------------------------------------
+
+
+async def _doomed_call(server: Server, speech, kill_after: float) -> tuple[LeanCall, float, float]:
+    """Stream until killed; returns the call, when `start` went out and when the kill came."""
+    async with httpx.AsyncClient(timeout=30, trust_env=False) as http:
+        call = LeanCall(server.url, http)
+
+        async def script(c: LeanCall) -> None:
+            await asyncio.sleep(0.6)
+            while True:
+                c.say(speech)
+                await asyncio.sleep(speech.seconds + 0.4)
+
+        task = asyncio.create_task(call.run(60.0, script))
+        while call.stats.connected_at is None and not task.done():
+            await asyncio.sleep(0.01)
+        await call.started.wait()
+        started = time.monotonic()
+        await asyncio.sleep(kill_after)
+        killed = time.monotonic()
+        kill9(server.proc)
+        await asyncio.wait_for(task, 15)
+        return call, started, killed
+
+
+def server_trial(i: int, senv, speech, rnd: random.Random) -> Trial:
+    trial = Trial("server", i)
+    t0 = time.monotonic()
+    server = start_daphne(
+        "stellar.asgi:application",
+        {**senv.env, "STELLAR_WARMUP": "0"},
+        senv.var_dir / "daphne.log",
+        core=None,
+    )
+    try:
+        call, started, killed = asyncio.run(_doomed_call(server, speech, rnd.uniform(2.5, 5.0)))
+    finally:
+        stop(server.proc, timeout=2)
+    trial.call_id = _call_id(call.stats.call_sid)
+    trial.expected_ms = int((killed - started) * 1000)
+    if trial.call_id is None:
+        trial.note = f"no call row ({call.stats.error})"
+        return trial
+    _tool("sweep", now_offset=3600.0)
+    info = _wait_finalized(trial.call_id, timeout=30)
+    _check(trial, info, speech_from_ms=600)
+    trial.seconds = time.monotonic() - t0
+    return trial
+
+
+def _check(trial: Trial, info: dict, speech_from_ms: int | None = None) -> None:
+    trial.finalized = info["finalized"]
+    trial.recordings = info["recordings"]
+    trial.recorded_ms = info.get("duration_ms")
+    caller = info.get("caller_rms") or []
+    if speech_from_ms is not None and trial.recorded_ms:
+        # The caller talks from 0.6 s on with short gaps: every full second of the recording
+        # (up to the crash) holds speech energy on the left channel.
+        secs = caller
+        trial.caller_audio_ok = bool(secs) and min(secs) > 100
+        if not trial.caller_audio_ok:
+            trial.note = f"caller RMS per second {caller}"
+    if not trial.finalized:
+        trial.note = f"not finalized (events: {', '.join(info.get('events', []))})"
+
+
+# --- (b) worker killed mid-finalize ------------------------------------------------------------
+
+
+def worker_trial(i: int, worker: Worker, spool_seconds: float, redelivery_timeout: float) -> Trial:
+    trial = Trial("worker", i)
+    t0 = time.monotonic()
+    made = _tool("ended-call", seconds=spool_seconds)
+    trial.call_id, trial.expected_ms = made["id"], made["duration_ms"]
+    offset = worker.size()
+    _tool("enqueue", call_id=trial.call_id)
+    deadline = time.monotonic() + 20
+    while "finalize_call[" not in worker.since(offset) or " received" not in worker.since(offset):
+        if time.monotonic() > deadline:
+            trial.note = "worker never received the task"
+            return trial
+        time.sleep(0.002)
+    worker.kill()
+    before = _tool("recording", call_id=trial.call_id, energy=False)
+    trial.hit = not before["finalized"]
+    worker.start()
+    info = _wait_finalized(trial.call_id, timeout=redelivery_timeout)
+    _check(trial, info)
+    trial.seconds = time.monotonic() - t0
+    return trial
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+def _summary(trials: list[Trial]) -> list[str]:
+    lost = [t for t in trials if t.lost]
+    short = [t.expected_ms - t.recorded_ms for t in trials if t.recorded_ms is not None]
+    secs = sorted(t.seconds for t in trials if t.seconds)
+    return [
+        trials[0].kind if trials else "-",
+        str(len(trials)),
+        str(sum(t.hit for t in trials)),
+        str(len(lost)),
+        str(sum(t.recordings > 1 for t in trials)),
+        f"{max(short) if short else 0}",
+        f"{secs[len(secs) // 2]:.1f}" if secs else "-",
+    ]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks kills",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_common_args(p)
+    p.add_argument("--trials", type=int, default=20, help="kills of each kind")
+    p.add_argument("--only", choices=("server", "worker"), help="one kind of trial")
+    p.add_argument("--spool-seconds", type=float, default=600.0, help="(b) call length")
+    p.add_argument("--visibility-timeout", type=float, default=5.0, help="(b) broker, seconds")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if args.quick:
+        args.trials = min(args.trials, 3)
+    banner(f"kills: {args.trials} trials per kind (SIGKILL server mid-call, worker mid-finalize)")
+    started = time.monotonic()
+    rnd = random.Random(7)
+    speech = render_caller_lines([CALLER_LINE])[CALLER_LINE]
+    results: dict[str, list[Trial]] = {"server": [], "worker": []}
+    with services() as svc, stellar_env(svc) as senv:
+        _django(senv.env)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        worker = Worker(senv.env, senv.var_dir / "celery.log", args.visibility_timeout)
+        worker.start()
+        try:
+            if args.only in (None, "server"):
+                for i in range(args.trials):
+                    t = server_trial(i, senv, speech, rnd)
+                    results["server"].append(t)
+                    print(f"  server #{i + 1}: {_line(t)}", flush=True)
+            if args.only in (None, "worker"):
+                for i in range(args.trials):
+                    t = worker_trial(i, worker, args.spool_seconds, args.visibility_timeout + 40)
+                    results["worker"].append(t)
+                    print(f"  worker #{i + 1}: {_line(t)}", flush=True)
+        finally:
+            worker.stop()
+            from django.db import connections
+
+            connections.close_all()
+    from stellar.celery import app
+
+    project_vt = (app.conf.broker_transport_options or {}).get("visibility_timeout")
+    project_note = (
+        f"{project_vt} s"
+        if project_vt
+        else "none (kombu's default 3600 s: a task killed mid-run is redelivered after an hour)"
+    )
+    rows = [_summary(v) for v in results.values() if v]
+    print()
+    print(
+        table(
+            ["kill", "trials", "mid-task", "calls lost", "duplicates", "max ms lost", "s/trial"],
+            rows,
+        )
+    )
+    total_lost = sum(t.lost for v in results.values() for t in v)
+    print(
+        f"\n  calls lost: {total_lost} (target 0). server: recording must hold the audio up to the"
+        f" kill, minus ≤ {SPOOL_LOSS_TOLERANCE_MS} ms (spool flush); worker: finalized once after"
+        " redelivery. mid-task = kill landed before the task finished."
+        f"\n  broker visibility timeout: {args.visibility_timeout:g} s in these trials; the project"
+        f" configures {project_note}."
+    )
+    print(f"  wall {time.monotonic() - started:.0f} s; load average now {loadavg()}")
+
+
+def _line(t: Trial) -> str:
+    state = "LOST" if t.lost else "ok"
+    rec = (
+        f"{t.recorded_ms} ms recorded of {t.expected_ms}"
+        if t.recorded_ms is not None
+        else "no recording"
+    )
+    extra = "" if t.hit else " (kill after the task finished)"
+    return f"{state}: {rec}, {t.recordings} recording(s){extra} {t.note}".rstrip()
+
+
+if __name__ == "__main__":
+    main()

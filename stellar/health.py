@@ -1,0 +1,97 @@
+"""Probes and metrics of one server process: /healthz, /readyz and /metrics.
+
+- /healthz: the process answers (liveness). Never touches the database.
+- /readyz: this process can take calls now: the database answers a query, Redis answers a
+  PING, the speech models are loaded, and it is not draining for shutdown. 503 with the
+  failing checks as JSON otherwise.
+- /metrics: Prometheus text of *this* process's registry. Each Daphne process (and each
+  Celery worker child) has its own counters: scrape every Daphne process on its own port.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import connections
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from stellar import shutdown
+
+REDIS_TIMEOUT = 2.0
+
+
+def _check_database() -> str:
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return "ok"
+
+
+def _check_redis() -> str:
+    if not settings.REDIS_URL:
+        return "ok (not configured: in-memory channel layer)"
+    import redis
+
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+    return "ok"
+
+
+def _check_speech() -> str:
+    """Loaded means every provider the warm-up loads is in the registry (never loads here)."""
+    from agents.speech import registry
+
+    missing = sorted(name for name in registry.DEFAULTS if name not in registry._instances)
+    if not missing:
+        return "ok"
+    if os.environ.get("STELLAR_WARMUP", "1") == "0":
+        return "ok (lazy: STELLAR_WARMUP=0, loaded on the first call)"
+    raise RuntimeError("loading " + ", ".join(missing))
+
+
+CHECKS = {"database": _check_database, "redis": _check_redis, "speech": _check_speech}
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    checks: dict[str, Any] = {}
+    ready = True
+    for name, check in CHECKS.items():
+        started = time.perf_counter()
+        try:
+            checks[name] = {"status": check()}
+        except Exception as exc:
+            checks[name] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:300]}
+            ready = False
+        checks[name]["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    drain = shutdown.status()
+    if drain["draining"]:
+        status = "draining"
+    else:
+        status = "ready" if ready else "not ready"
+    body = {"status": status, "pid": os.getpid(), "checks": checks, "shutdown": drain}
+    return JsonResponse(body, status=200 if status == "ready" else 503)
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,156 @@
+"""Fixtures for the Live tests: a second Daphne (the Studio side), logged-in users, helpers.
+
+The call runs on conftest's `live_daphne` (server A); supervisors and the Playground use
+`studio_daphne` (server B), another process on the same PostgreSQL and Redis, whose Twilio
+REST calls go through a recording proxy in front of Prism.
+
+Import the fixtures into a test module: `from tests.live_fixtures import studio_daphne`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+
+import httpx
+import pytest
+import websockets
+from django.test import Client
+
+from tests.conftest import (
+    LiveServer,
+    ManagedProcess,
+    _child_env,
+    _log_on_failure,
+    _wait_for_daphne,
+    require_env,
+)
+from tests.harness.services import free_port
+from tests.peers import LocalHttpServer, RecordedRequest, Reply
+
+
+def live_application() -> str:
+    """stellar.asgi once the Live routes are wired into stellar/, else tests/live_asgi.py."""
+    from stellar.routing import websocket_urlpatterns
+
+    wired = any("v1/live/" in str(route.pattern) for route in websocket_urlpatterns)
+    return "stellar.asgi:application" if wired else "tests.live_asgi:application"
+
+
+class TwilioRecordingProxy(LocalHttpServer):
+    """Forwards every request to Prism and remembers (request, Prism's status)."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__()
+        self.target = target.rstrip("/")
+        self.answers: list[tuple[RecordedRequest, int]] = []
+
+    def handle(self, request: RecordedRequest, handler: BaseHTTPRequestHandler) -> Reply:
+        query = "&".join(f"{k}={v}" for k, values in request.query.items() for v in values)
+        headers = {
+            k: v
+            for k, v in request.headers.items()
+            if k in ("authorization", "content-type", "accept", "user-agent")
+        }
+        answer = httpx.request(
+            request.method,
+            self.target + request.path + (f"?{query}" if query else ""),
+            headers=headers,
+            content=request.body,
+            timeout=30,
+        )
+        self.answers.append((request, answer.status_code))
+        return Reply(
+            answer.status_code,
+            answer.content,
+            headers={"Content-Type": answer.headers.get("content-type", "application/json")},
+        )
+
+
+@pytest.fixture(scope="session")
+def twilio_rest_proxy() -> Iterator[TwilioRecordingProxy]:
+    with TwilioRecordingProxy(require_env("STELLAR_TWILIO_API_BASE_URL")) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="session")
+def _studio_server(django_db_setup, tmp_path_factory, twilio_rest_proxy) -> Iterator[LiveServer]:
+    require_env("DATABASE_URL")
+    require_env("REDIS_URL")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = _child_env(
+        STELLAR_PUBLIC_URL=url,
+        STELLAR_TWILIO_API_BASE_URL=twilio_rest_proxy.root_url,
+    )
+    process = ManagedProcess(
+        name="daphne-studio",
+        cmd=[sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+        + [live_application()],
+        env=env,
+        log=tmp_path_factory.mktemp("daphne-studio") / "daphne.log",
+        ready=_wait_for_daphne,
+        port=port,
+    )
+    try:
+        yield LiveServer(url, port, url, f"ws://127.0.0.1:{port}", process)
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def studio_daphne(_studio_server, transactional_db, request) -> Iterator[LiveServer]:
+    """Server B: another Daphne process on the test database and the same Redis."""
+    _studio_server.process.ensure_running()
+    with _log_on_failure(request, _studio_server.process):
+        yield _studio_server
+
+
+def session_cookie(user) -> str:
+    """A signed-in session for `user` (stored in the test database both servers use)."""
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+def browser_cookie(server: LiveServer, user) -> dict:
+    return {"name": "sessionid", "value": session_cookie(user), "url": server.url}
+
+
+@dataclass
+class Refused:
+    status: int
+
+
+async def ws_open(server: LiveServer, path: str, *, cookie: str | None, origin: str | None = None):
+    """A websocket like a browser's: Origin of the server, session cookie; Refused if denied."""
+    headers = {"Cookie": f"sessionid={cookie}"} if cookie else {}
+    try:
+        return await websockets.connect(
+            server.ws_url + path,
+            additional_headers=headers,
+            origin=origin or server.url,
+            open_timeout=10,
+            proxy=None,
+        )
+    except websockets.InvalidStatus as exc:
+        return Refused(exc.response.status_code)
+
+
+async def ws_receive_until(ws, predicate, timeout: float = 10.0) -> list[dict]:
+    """Messages received until one satisfies `predicate` (included); TimeoutError otherwise."""
+    seen: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"no matching message in {timeout}s; got {seen[-5:]}")
+        message = json.loads(await asyncio.wait_for(ws.recv(), remaining))
+        seen.append(message)
+        if predicate(message):
+            return seen
