@@ -177,6 +177,8 @@ def test_supervisor_listens_live_stops_and_takes_over(live_daphne, studio_daphne
     call.refresh_from_db()
     assert call.status == CallStatus.TRANSFERRED
     assert call.transferred_to == SUPERVISOR_NUMBER
+    from django.db import connections
+    connections.close_all()
 
 
 def test_take_over_falls_back_to_rest_when_the_call_process_is_gone(

@@ -17,12 +17,14 @@ from handovers.models import HandoverAction
 
 ACCOUNT_SID = "AC" + "a1" * 16
 AUTH_TOKEN = "test-auth-token-0123456789"
+OWNER_PASSWORD = "owner-pass-4821"
 
 
 @dataclass
 class Line:
     connector: PhoneConnector
     agent: Agent
+    owner: object = None  # the workspace owner (password OWNER_PASSWORD)
 
     @property
     def validator(self) -> RequestValidator:
@@ -34,7 +36,9 @@ def new_call_sid() -> str:
 
 
 def build_line(*, publish: bool = True, slug: str | None = None, **agent_fields) -> Line:
-    user = get_user_model().objects.create_user(f"owner-{uuid.uuid4().hex[:8]}", password="x")
+    user = get_user_model().objects.create_user(
+        f"owner-{uuid.uuid4().hex[:8]}", password=OWNER_PASSWORD
+    )
     workspace = workspace_create(name=slug or f"ws-{uuid.uuid4().hex[:6]}", owner=user)
     agent = Agent.objects.create(
         workspace=workspace,
@@ -85,7 +89,7 @@ def build_line(*, publish: bool = True, slug: str | None = None, **agent_fields)
         twilio_account_sid=ACCOUNT_SID,
         twilio_auth_token=AUTH_TOKEN,
     )
-    return Line(connector=connector, agent=agent)
+    return Line(connector=connector, agent=agent, owner=user)
 
 
 def voice_params(call_sid: str | None = None, **extra: str) -> dict[str, str]:

@@ -282,8 +282,9 @@ def nginx_binary() -> str:
     return found
 
 
-def production_env(options: Options, *, database_url: str, redis_url: str, public_url: str,
-                   var_dir: Path) -> dict[str, str]:  # fmt: skip
+def production_env(
+    options: Options, *, database_url: str, redis_url: str, public_url: str, var_dir: Path
+) -> dict[str, str]:
     """The environment of every Python process: production settings, nothing inherited that
     would change them (DJANGO_DEBUG, ALLOWED_HOSTS, ... from the caller's shell)."""
     from cryptography.fernet import Fernet
@@ -351,6 +352,20 @@ def _start_and_wait(topology: Topology, processes: list[Process]) -> None:
         _wait_ready(topology, process, deadline)
 
 
+def stop_all(topology: Topology) -> None:
+    """nginx first (no new traffic), then every Daphne at once (each drains its live calls),
+    then the Celery worker (finishes its task) and beat."""
+    topology.nginx.stop()
+    running = [d for d in topology.daphnes if d.alive()]
+    for daphne in running:
+        with contextlib.suppress(ProcessLookupError):
+            daphne.send_signal(signal.SIGTERM)
+    for daphne in running:
+        daphne.stop()  # waits for the drain, then kills what is left of its group
+    topology.worker.stop()
+    topology.beat.stop()
+
+
 @contextlib.contextmanager
 def prod_local(options: Options | None = None) -> Iterator[Topology]:
     """Start the whole topology, yield it, stop every process (nginx first) on the way out."""
@@ -373,7 +388,9 @@ def prod_local(options: Options | None = None) -> Iterator[Topology]:
         daphne_ports = list(options.daphne_ports) or [free_port() for _ in range(options.daphnes)]
         public_url = (options.public_url or f"https://{options.host}:{https_port}").rstrip("/")
         if urlsplit(public_url).scheme != "https":
-            raise TopologyError(f"the public URL must be https:// (Twilio requires it): {public_url}")
+            raise TopologyError(
+                f"the public URL must be https:// (Twilio requires it): {public_url}"
+            )
         var_dir = workdir / "var"
         env = production_env(
             options,
@@ -458,9 +475,7 @@ def prod_local(options: Options | None = None) -> Iterator[Topology]:
             worker=worker,
             beat=beat,
         )
-        # Stopped in reverse: nginx first (no new traffic), then Daphne (drains), workers.
-        for process in (beat, worker, *daphnes, nginx):
-            stack.callback(process.stop)
+        stack.callback(stop_all, topology)
         _start_and_wait(topology, [*daphnes, worker, beat])
         _start_and_wait(topology, [nginx])
         wait_for_port(https_port, proc=nginx.proc)
