@@ -225,7 +225,10 @@ def _celery_worker(django_db_setup, tmp_path_factory) -> Iterator[CeleryWorker]:
         cmd=[sys.executable, "-m", "celery", "-A", "stellar", "worker", "--pool=solo", "-c", "1"]
         + ["--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "info"]
         + ["-n", node],
-        env=_child_env(CELERY_TASK_ALWAYS_EAGER="0"),
+        # A short visibility timeout so a task lost with a killed worker comes back quickly.
+        env=_child_env(
+            CELERY_TASK_ALWAYS_EAGER="0", CELERY_VISIBILITY_TIMEOUT="5", CELERY_RESTORE_INTERVAL="1"
+        ),
         log=tmp_path_factory.mktemp("celery") / "celery.log",
         ready=_wait_for_worker,
     )
