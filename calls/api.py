@@ -1,14 +1,28 @@
 """REST API of calls (read-only): /calls/ with filters, /calls/{id}/ with its timeline."""
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.decorators import action
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from agents.api import WorkspaceViewSet
 
-from .models import Call
+from .models import Call, Recording
+from .recording_download import recording_response
 from .selectors import call_detail, call_list
 from .serializers import CallDetailOutputSerializer, CallFilterSerializer, CallOutputSerializer
+
+
+class WavRenderer(BaseRenderer):
+    """Lets a player ask for `Accept: audio/wav`; the body is streamed by the view itself."""
+
+    media_type = "audio/wav"
+    format = "wav"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
 
 
 class CallViewSet(WorkspaceViewSet):
@@ -37,3 +51,21 @@ class CallViewSet(WorkspaceViewSet):
         if call is None:
             raise Http404("No such call.")
         return Response(CallDetailOutputSerializer(call).data)
+
+    @extend_schema(
+        responses={
+            (200, "audio/wav"): OpenApiResponse(OpenApiTypes.BINARY, description="Stereo WAV"),
+            (206, "audio/wav"): OpenApiResponse(OpenApiTypes.BINARY, description="Byte range"),
+        }
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, WavRenderer])
+    def recording(self, request, pk=None):
+        """The recording (caller left, agent right); supports one HTTP Range for players."""
+        recording = (
+            Recording.objects.select_related("call")
+            .filter(call_id=pk, call__workspace=self.workspace)
+            .first()
+        )
+        if recording is None:
+            raise Http404("This call has no recording.")
+        return recording_response(request, recording)

@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler
 import httpx
 import pytest
 import websockets
+from django.db import connections
 from django.test import Client
 
 from tests.conftest import (
@@ -109,6 +110,14 @@ def studio_daphne(_studio_server, transactional_db, request) -> Iterator[LiveSer
     _studio_server.process.ensure_running()
     with _log_on_failure(request, _studio_server.process):
         yield _studio_server
+
+
+@pytest.fixture
+def live_page(page):
+    """conftest's `page`; ORM queries made while Playwright runs get a connection of their
+    own (another context), closed here so the test database can be dropped."""
+    yield page
+    connections.close_all()
 
 
 def session_cookie(user) -> str:

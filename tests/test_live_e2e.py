@@ -29,6 +29,7 @@ from tests.live_fixtures import (  # noqa: F401  (fixtures)
     Refused,
     _studio_server,
     browser_cookie,
+    live_page,
     session_cookie,
     studio_daphne,
     twilio_rest_proxy,
@@ -116,7 +117,8 @@ class CallInThread:
 
 
 @pytest.mark.browser
-def test_supervisor_listens_live_stops_and_takes_over(live_daphne, studio_daphne, page):
+def test_supervisor_listens_live_stops_and_takes_over(live_daphne, studio_daphne, live_page):
+    page = live_page
     # given a call in progress on server A and an editor of its workspace on server B
     line = build_line()
     supervisor = member(line, "sam-supervisor", Role.EDITOR)
@@ -177,8 +179,6 @@ def test_supervisor_listens_live_stops_and_takes_over(live_daphne, studio_daphne
     call.refresh_from_db()
     assert call.status == CallStatus.TRANSFERRED
     assert call.transferred_to == SUPERVISOR_NUMBER
-    from django.db import connections
-    connections.close_all()
 
 
 def test_take_over_falls_back_to_rest_when_the_call_process_is_gone(

@@ -153,6 +153,10 @@ class Topology:
     beat: Process
 
     @property
+    def logs_dir(self) -> Path:
+        return self.workdir / "logs"
+
+    @property
     def wss_url(self) -> str:
         return "wss://" + self.https_url.split("://", 1)[1]
 
