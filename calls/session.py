@@ -43,7 +43,13 @@ from .models import Call, Speaker
 from .monitor import MonitorFeed
 from .outbound import PacedSender, Utterance
 from .persistence import Persister
-from .speech_render import PRERENDER_POOL, SPEECH_POOL, prerender, render_frames
+from .speech_render import (
+    PRERENDER_POOL,
+    SPEECH_POOL,
+    cached_frames,
+    prerender,
+    render_stream,
+)
 from .spool import AGENT, CALLER, CallSpool
 
 logger = logging.getLogger(__name__)
@@ -172,13 +178,14 @@ class CallSession:
             stream_sid=self.stream_sid,
             custom_parameters=custom if isinstance(custom, dict) else {},
         )
-        PRERENDER_POOL.submit(prerender, self.conversation.fixed_lines(), self.voice)
         handover = (self.call.conversation or {}).get("handover") or {}
         if handover.get("status") == "failed":
             self._persist.submit(handover_mark_reconnected, call_id=self.call.pk)
             await self.say_line(TRANSFER_DID_NOT_GO_THROUGH, kind="reconnect")
         else:
             await self.say_line(self.conversation.greeting(), kind="greeting")
+        # The version's other fixed lines, in the background, once the greeting is rendered.
+        PRERENDER_POOL.submit(prerender, self.conversation.fixed_lines(), self.voice)
 
     def on_media(self, msg: dict[str, Any]) -> None:
         if not self.started:
@@ -280,10 +287,19 @@ class CallSession:
 
     # ---- speaking ----------------------------------------------------------------------
     async def _render_into(self, utt: Utterance, text: str) -> None:
-        loop = asyncio.get_running_loop()
-        frames = await loop.run_in_executor(SPEECH_POOL, render_frames, text, self.voice)
+        """Feed `text` into the utterance as it renders: cached lines at once, others sentence
+        by sentence from the TTS thread."""
         utt.text = f"{utt.text} {text}".strip()
-        utt.feed(frames)
+        found = cached_frames(text, self.voice)
+        if found is not None:
+            utt.feed(list(found))
+            return
+        loop = asyncio.get_running_loop()
+
+        def feed(frames: list[bytes]) -> None:
+            loop.call_soon_threadsafe(utt.feed, frames)
+
+        await loop.run_in_executor(SPEECH_POOL, render_stream, text, self.voice, feed)
 
     async def say_line(self, text: str, *, kind: str, end_call: bool = False) -> Utterance:
         assert self._sender is not None

@@ -7,8 +7,10 @@ kept, so they start playing at once; `prerender` does it ahead of the first call
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 
 from django.conf import settings
 
@@ -26,20 +28,55 @@ SPEECH_POOL = ThreadPoolExecutor(
 PRERENDER_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prerender")
 
 
-@lru_cache(maxsize=1024)
-def _render(text: str, voice: str | None) -> tuple[bytes, ...]:
-    pcm = get_tts().synthesize(text, voice)
-    return tuple(frames(pcm16_to_ulaw(pcm)))
+CACHE_SIZE = 1024
+_cache: OrderedDict[tuple[str, str | None], tuple[bytes, ...]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def cached_frames(text: str, voice: str | None) -> tuple[bytes, ...] | None:
+    with _cache_lock:
+        found = _cache.get((text.strip(), voice))
+        if found is not None:
+            _cache.move_to_end((text.strip(), voice))
+        return found
+
+
+def _remember(text: str, voice: str | None, rendered: tuple[bytes, ...]) -> None:
+    with _cache_lock:
+        _cache[(text.strip(), voice)] = rendered
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+
+
+def render_stream(text: str, voice: str | None, on_frames: Callable[[list[bytes]], None]) -> None:
+    """Render sentence by sentence, handing each sentence's frames over as soon as it exists
+    (playback starts after the first sentence); the whole line is cached afterwards."""
+    text = text.strip()
+    if not text:
+        return
+    found = cached_frames(text, voice)
+    if found is not None:
+        on_frames(list(found))
+        return
+    rendered: list[bytes] = []
+    for pcm in get_tts().synthesize_stream(text, voice):
+        sentence = frames(pcm16_to_ulaw(pcm))
+        rendered.extend(sentence)
+        on_frames(sentence)
+    _remember(text, voice, tuple(rendered))
 
 
 def render_frames(text: str, voice: str | None = None) -> list[bytes]:
-    return list(_render(text.strip(), voice)) if text.strip() else []
+    out: list[bytes] = []
+    render_stream(text, voice, out.extend)
+    return out
 
 
 def prerender(lines: list[str], voice: str | None) -> None:
     for line in lines:
         try:
-            render_frames(line, voice)
+            if cached_frames(line, voice) is None:
+                render_frames(line, voice)
         except Exception:
             logger.exception("pre-rendering a fixed line failed")
 

@@ -34,6 +34,16 @@ def test_caller_hears_greeting_and_gets_knowledge_answer(live_daphne):
     assert eventually(lambda: CallEvent.objects.filter(call=call, kind="stream_stopped").exists())
 
 
+def leading_silence(text: str) -> float:
+    """Seconds of silence the TTS puts before the first word (the simulator speaks it)."""
+    import numpy as np
+
+    from agents.speech.registry import get_tts
+
+    audio = np.abs(get_tts().synthesize(text).astype(np.int32))
+    return int(np.argmax(audio > 1000)) / 8000
+
+
 def test_get_webhook_and_dtmf_are_recorded(live_daphne):
     line = build_line()
     result = place_call(
@@ -149,7 +159,7 @@ def test_barge_in_clears_and_answers_the_new_question(live_daphne):
         live_daphne,
         line,
         [
-            Wait(1.5),
+            Wait(2.5),  # the greeting is playing by now
             Say("What are your opening hours?", barge_in=True),
             WaitForAgent(),
             HangUp(),
@@ -158,6 +168,9 @@ def test_barge_in_clears_and_answers_the_new_question(live_daphne):
     )
     stream = result.streams[0]
     assert stream.clears, "the server should send clear when the caller talks over the agent"
+    barge = next(u for u in result.caller_utterances if u.barge_in)
+    onset = barge.started_at + leading_silence("What are your opening hours?")
+    assert stream.clears[0].at - onset < 0.3, format_transcript(result)
     received = [e.event for e in stream.received()]
     clear_index = received.index("clear")
     assert "media" in received[clear_index + 1 :]
