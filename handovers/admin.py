@@ -6,25 +6,13 @@ from django.core.exceptions import ValidationError
 
 from agents.services.versions import action_full_clean
 
-from .models import HandoverAction
+from .models import SNAPSHOT_FIELDS, HandoverAction
 
 
 class HandoverActionForm(forms.ModelForm):
     class Meta:
         model = HandoverAction
-        fields = [
-            "agent",
-            "name",
-            "description",
-            "kind",
-            "destination",
-            "extra_destinations",
-            "caller_id",
-            "ring_timeout",
-            "fallback",
-            "handover_message",
-            "flow_sid",
-        ]
+        fields = ["agent", *SNAPSHOT_FIELDS]
 
     def _post_clean(self):
         super()._post_clean()  # the model's clean() normalises the numbers to E.164

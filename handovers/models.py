@@ -20,6 +20,21 @@ class Fallback(models.TextChoices):
     RECONNECT_AGENT = "reconnect_agent", "Reconnect the caller to the agent"
 
 
+# What a version snapshot, the API and the admin carry of a handover action.
+SNAPSHOT_FIELDS = (
+    "name",
+    "description",
+    "kind",
+    "destination",
+    "extra_destinations",
+    "caller_id",
+    "ring_timeout",
+    "fallback",
+    "handover_message",
+    "flow_sid",
+)
+
+
 class HandoverAction(models.Model):
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="handover_actions")
     name = models.CharField(max_length=63, validators=[action_name_validator])

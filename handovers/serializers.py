@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from agents.serializers import choice_field_class
 
-from .models import Fallback, HandoverAction, HandoverKind
+from .models import SNAPSHOT_FIELDS, Fallback, HandoverAction, HandoverKind
 
 HandoverKindField = choice_field_class(HandoverKind, "HandoverKind")
 
@@ -39,17 +39,5 @@ class HandoverActionOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = HandoverAction
-        fields = [
-            "id",
-            "name",
-            "description",
-            "kind",
-            "destination",
-            "extra_destinations",
-            "caller_id",
-            "ring_timeout",
-            "fallback",
-            "handover_message",
-            "flow_sid",
-        ]
+        fields = ["id", *SNAPSHOT_FIELDS]
         read_only_fields = fields

@@ -206,6 +206,9 @@ ENDPOINTS = {
     "calls-create": E("post", "calls/", "editor", 405, {"call_sid": "CA1"}, True, 405),
     "call-get": E("get", "calls/{call}/", "viewer", 200),
     "call-delete": E("delete", "calls/{call}/", "editor", 405),
+    # this world's call has no recording: 404 for everyone (tests/test_recordings_access.py
+    # covers a recorded call for members and outsiders)
+    "call-recording": E("get", "calls/{call}/recording/", "viewer", 404),
     # members
     "members-list": E("get", "members/", "viewer", 200, collection=True, rows="memberships"),
     "members-create": E("post", "members/", "admin", 201, {"email": "new@example.com"}, True, 201),

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentAction, AgentVersion, VersionStatus
 from agents.models.agent import ImmutableVersionError
+from handovers.models import SNAPSHOT_FIELDS as HANDOVER_SNAPSHOT_FIELDS
 
 DRAFT_FIELDS = (
     "name",
@@ -26,18 +27,7 @@ DRAFT_FIELDS = (
     "intents",
 )
 ACTION_FIELDS = ("name", "description", "kind", "config")
-HANDOVER_FIELDS = (
-    "name",
-    "description",
-    "kind",
-    "destination",
-    "extra_destinations",
-    "caller_id",
-    "ring_timeout",
-    "fallback",
-    "handover_message",
-    "flow_sid",
-)
+HANDOVER_FIELDS = HANDOVER_SNAPSHOT_FIELDS
 
 
 def agent_snapshot(*, agent: Agent) -> dict[str, Any]:
