@@ -6,6 +6,8 @@
 #               PostgreSQL, Redis, Prism and Chromium started by `python -m tests.harness`
 #   make lint   ruff check + ruff format --check
 #   make bench  python -m benchmarks
+#   make prod-local  production layout on loopback: nginx TLS → 2 Daphne, Celery worker + beat,
+#               PostgreSQL, Redis (PROD_LOCAL_ARGS=--help for ports and the public URL)
 #   make clean  remove .venv, node_modules and caches (keeps var/, your local data)
 
 SHELL := /bin/bash
@@ -80,6 +82,12 @@ format: $(VENV)/.stamp-dev
 bench: $(VENV)/.stamp-dev
 	@test -e benchmarks/__main__.py || { echo "No benchmarks yet (benchmarks/__main__.py)."; exit 1; }
 	$(PY) -m benchmarks $(BENCH_ARGS)
+
+# Production topology on this machine until Ctrl-C (tests/prod_local; docs/deploy.md).
+PROD_LOCAL_ARGS ?=
+.PHONY: prod-local
+prod-local: $(VENV)/.stamp-run
+	$(PY) -m tests.prod_local $(PROD_LOCAL_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .hypothesis

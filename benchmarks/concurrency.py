@@ -283,7 +283,7 @@ async def _stellar_rounds(args, ns: list[int], speech) -> tuple[list[Round], lis
             if not server.alive():
                 print("  server died; stopping the ramp")
                 break
-            waited = await server.settle()
+            waited = await server.settle(timeout=45)
             if waited > 2.5:
                 print(f"    server still busy after the calls ended: idle after {waited:.0f} s")
         burst = await webhook_burst(server, args.burst) if args.burst else []

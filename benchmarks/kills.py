@@ -1,7 +1,7 @@
 """Issue 7: kill -9 trials; how many calls lose their recording (target 0).
 
-(a) server: a call streams caller speech to Daphne; after a random 2.5–5 s the server's
-    process group gets SIGKILL. The sweeper (calls.finalize.calls_sweep_stale with `now` an
+(a) server: a call streams caller speech to a warm Daphne (speech models loaded; --cold for
+    one that is not); after a random 2.5–5 s the server's process group gets SIGKILL. The sweeper (calls.finalize.calls_sweep_stale with `now` an
     hour ahead) must end the call and finalize it from the spool: one recording, holding
     the audio up to the crash (at most the spool's last unflushed buffer lost).
 (b) worker: a finished call with a long spool is enqueued (finalize_call, acks_late); when
@@ -10,8 +10,10 @@
 
 Needs PostgreSQL, Redis and a Celery worker. With DATABASE_URL/REDIS_URL set, a fresh
 database on that PostgreSQL (dropped afterwards) and Redis db 13 are used; otherwise both
-are started here (tests/harness/services.py). The worker runs benchmarks.kill_worker: the
-project's Celery app with a short broker visibility timeout (see that module).
+are started here (tests/harness/services.py). The worker is `celery -A stellar worker
+--pool=solo` with CELERY_VISIBILITY_TIMEOUT (--visibility-timeout, default 5 s) and
+CELERY_RESTORE_INTERVAL=1, so a task abandoned by a killed worker comes back within a trial
+(the project's defaults are printed at the end).
 """
 
 from __future__ import annotations
@@ -63,11 +65,14 @@ class Trial:
     finalized: bool = False
     caller_audio_ok: bool | None = None
     hit: bool = True  # (b): the kill landed before the task completed
+    error: str = ""  # the trial itself could not run (not counted as a lost call)
     seconds: float = 0.0
     note: str = ""
 
     @property
     def lost(self) -> bool:
+        if self.error:
+            return False
         if not self.finalized or self.recordings != 1 or self.recorded_ms is None:
             return True
         if self.recorded_ms < self.expected_ms - SPOOL_LOSS_TOLERANCE_MS:
@@ -120,17 +125,21 @@ def _fresh_database(url: str) -> Iterator[str]:
 
 
 class Worker:
-    """`celery -A benchmarks.kill_worker worker --pool=solo` that can be killed and restarted."""
+    """`celery -A stellar worker --pool=solo` that can be killed and restarted."""
 
-    def __init__(self, env: dict[str, str], log: Path, visibility: float):
-        self.env = {**env, "STELLAR_BENCH_VISIBILITY_TIMEOUT": str(visibility)}
+    def __init__(self, env: dict[str, str], log: Path, visibility: int):
+        self.env = {
+            **env,
+            "CELERY_VISIBILITY_TIMEOUT": str(visibility),
+            "CELERY_RESTORE_INTERVAL": "1",
+        }
         self.log = log
         self.node = f"bench-kills-{os.getpid()}@localhost"
         self.proc = None
 
     def start(self) -> None:
         offset = self.log.stat().st_size if self.log.exists() else 0
-        cmd = [sys.executable, "-m", "celery", "-A", "benchmarks.kill_worker", "worker"]
+        cmd = [sys.executable, "-m", "celery", "-A", "stellar", "worker"]
         cmd += ["--pool=solo", "-c", "1", "--without-heartbeat", "--without-gossip"]
         cmd += ["--without-mingle", "-l", "info", "-n", self.node]
         self.proc = spawn(cmd, self.log, self.env)
@@ -225,14 +234,15 @@ async def _doomed_call(server: Server, speech, kill_after: float) -> tuple[LeanC
         return call, started, killed
 
 
-def server_trial(i: int, senv, speech, rnd: random.Random) -> Trial:
+def server_trial(i: int, senv, speech, rnd: random.Random, cold: bool = False) -> Trial:
     trial = Trial("server", i)
     t0 = time.monotonic()
     server = start_daphne(
         "stellar.asgi:application",
-        {**senv.env, "STELLAR_WARMUP": "0"},
+        {**senv.env, "STELLAR_WARMUP": "0" if cold else "1"},
         senv.var_dir / "daphne.log",
         core=None,
+        ready_line=None if cold else "Speech stack warm",
     )
     try:
         call, started, killed = asyncio.run(_doomed_call(server, speech, rnd.uniform(2.5, 5.0)))
@@ -272,6 +282,8 @@ def _check(trial: Trial, info: dict, speech_from_ms: int | None = None) -> None:
 def worker_trial(i: int, worker: Worker, spool_seconds: float, redelivery_timeout: float) -> Trial:
     trial = Trial("worker", i)
     t0 = time.monotonic()
+    if worker.proc is None or worker.proc.poll() is not None:
+        worker.start()
     made = _tool("ended-call", seconds=spool_seconds)
     trial.call_id, trial.expected_ms = made["id"], made["duration_ms"]
     offset = worker.size()
@@ -296,13 +308,14 @@ def worker_trial(i: int, worker: Worker, spool_seconds: float, redelivery_timeou
 
 
 def _summary(trials: list[Trial]) -> list[str]:
-    lost = [t for t in trials if t.lost]
+    ran = [t for t in trials if not t.error]
+    lost = [t for t in ran if t.lost]
     short = [t.expected_ms - t.recorded_ms for t in trials if t.recorded_ms is not None]
     secs = sorted(t.seconds for t in trials if t.seconds)
     return [
         trials[0].kind if trials else "-",
-        str(len(trials)),
-        str(sum(t.hit for t in trials)),
+        f"{len(ran)}/{len(trials)}",
+        str(sum(t.hit for t in ran)),
         str(len(lost)),
         str(sum(t.recordings > 1 for t in trials)),
         f"{max(short) if short else 0}",
@@ -319,8 +332,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_args(p)
     p.add_argument("--trials", type=int, default=20, help="kills of each kind")
     p.add_argument("--only", choices=("server", "worker"), help="one kind of trial")
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="(a) call a server whose speech models are not loaded yet (STELLAR_WARMUP=0)",
+    )
     p.add_argument("--spool-seconds", type=float, default=600.0, help="(b) call length")
-    p.add_argument("--visibility-timeout", type=float, default=5.0, help="(b) broker, seconds")
+    p.add_argument("--visibility-timeout", type=int, default=5, help="(b) broker, seconds")
     return p
 
 
@@ -341,12 +359,21 @@ def main(argv: list[str] | None = None) -> None:
         try:
             if args.only in (None, "server"):
                 for i in range(args.trials):
-                    t = server_trial(i, senv, speech, rnd)
+                    t = _guarded(
+                        Trial("server", i), server_trial, i, senv, speech, rnd, cold=args.cold
+                    )
                     results["server"].append(t)
                     print(f"  server #{i + 1}: {_line(t)}", flush=True)
             if args.only in (None, "worker"):
                 for i in range(args.trials):
-                    t = worker_trial(i, worker, args.spool_seconds, args.visibility_timeout + 40)
+                    t = _guarded(
+                        Trial("worker", i),
+                        worker_trial,
+                        i,
+                        worker,
+                        args.spool_seconds,
+                        args.visibility_timeout + 40,
+                    )
                     results["worker"].append(t)
                     print(f"  worker #{i + 1}: {_line(t)}", flush=True)
         finally:
@@ -354,19 +381,20 @@ def main(argv: list[str] | None = None) -> None:
             from django.db import connections
 
             connections.close_all()
-    from stellar.celery import app
+    from django.conf import settings
 
-    project_vt = (app.conf.broker_transport_options or {}).get("visibility_timeout")
+    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}
     project_note = (
-        f"{project_vt} s"
-        if project_vt
+        f"{options['visibility_timeout']} s (restore every"
+        f" {options.get('unacked_restore_interval', 10)} s)"
+        if options.get("visibility_timeout")
         else "none (kombu's default 3600 s: a task killed mid-run is redelivered after an hour)"
     )
     rows = [_summary(v) for v in results.values() if v]
     print()
     print(
         table(
-            ["kill", "trials", "mid-task", "calls lost", "duplicates", "max ms lost", "s/trial"],
+            ["kill", "ran", "mid-task", "calls lost", "duplicates", "max ms lost", "s/trial"],
             rows,
         )
     )
@@ -375,13 +403,25 @@ def main(argv: list[str] | None = None) -> None:
         f"\n  calls lost: {total_lost} (target 0). server: recording must hold the audio up to the"
         f" kill, minus ≤ {SPOOL_LOSS_TOLERANCE_MS} ms (spool flush); worker: finalized once after"
         " redelivery. mid-task = kill landed before the task finished."
-        f"\n  broker visibility timeout: {args.visibility_timeout:g} s in these trials; the project"
-        f" configures {project_note}."
+        f"\n  broker visibility timeout: {args.visibility_timeout} s in these trials; the project"
+        f" defaults to {project_note}."
     )
     print(f"  wall {time.monotonic() - started:.0f} s; load average now {loadavg()}")
 
 
+def _guarded(placeholder: Trial, fn, *args, **kwargs) -> Trial:
+    """Run one trial; a trial that cannot run (e.g. the server does not start) is reported,
+    not counted as a lost call, and the next trial goes on."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:
+        placeholder.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+        return placeholder
+
+
 def _line(t: Trial) -> str:
+    if t.error:
+        return f"DID NOT RUN: {t.error}"
     state = "LOST" if t.lost else "ok"
     rec = (
         f"{t.recorded_ms} ms recorded of {t.expected_ms}"

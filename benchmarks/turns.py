@@ -226,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_common_args(p)
-    p.add_argument("--turns", type=int, default=10, help="turns of the single-call phase")
+    p.add_argument("--turns", type=int, default=8, help="turns of the single-call phase")
     p.add_argument("--ns", default="1,2,4,6,8,10,12", help="talking callers per capacity round")
     p.add_argument("--duration", type=float, default=30.0, help="seconds per capacity round")
     p.add_argument("--no-offline", action="store_true", help="skip the offline stage timing")

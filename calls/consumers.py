@@ -10,6 +10,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from connectors.signatures import public_url_for, signature_is_valid
+from stellar.logging_json import call_sid_var
 
 from .monitor import control_group
 from .selectors import call_with_connector
@@ -42,6 +43,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             await self.close()
             return
         call, auth_token = await _load_call(call_id)
+        call_sid_var.set(call.call_sid if call is not None else None)  # on every log line
         headers = dict(self.scope.get("headers", []))
         signature = headers.get(b"x-twilio-signature", b"").decode("latin-1")
         url = public_url_for(self.scope["path"], websocket=True)

@@ -5,7 +5,8 @@ may run on another Daphne process) and plain JSON with the browser:
 
 server → browser  {"type": "snapshot", "call": {...}, "segments": [...], "can_take_over",
                    "handover_actions": [...]}, then every monitor.* message as it comes
-                   (monitor.audio payloads stay base64 μ-law), and
+                   (monitor.audio payloads stay base64 μ-law; audio more than
+                  STALE_AUDIO_SECONDS behind the call is dropped, not queued up), and
                   {"type": "take_over.result", "ok", "path": "live"|"rest"|"none", "detail"}
 browser → server  {"action": "take_over", "handover": <name>|null, "destination": <+E164>|null}
                   and nothing else: any other message (audio included) is ignored and counted,
@@ -18,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -38,6 +40,8 @@ CLOSE_FORBIDDEN = 4403
 HEARTBEAT_SECONDS = 5.0  # calls.monitor.LISTENER_TTL is 15 s
 TAKE_OVER_REPLY_SECONDS = 3.0
 MAX_CLIENT_MESSAGE = 4096
+STALE_AUDIO_SECONDS = 1.0
+AUDIO_BASELINE_SECONDS = 30.0
 
 _listen_access = database_sync_to_async(listen_access)
 _snapshot = database_sync_to_async(listen_snapshot)
@@ -48,6 +52,7 @@ _take_over_via_rest = database_sync_to_async(take_over_via_rest, thread_sensitiv
 class MonitorConsumer(AsyncJsonWebsocketConsumer):
     access: ListenAccess | None = None
     ignored = 0
+    stale = 0
 
     async def connect(self) -> None:
         call_id = self.scope["url_route"]["kwargs"]["call_id"]
@@ -61,6 +66,7 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
         self._heartbeat: asyncio.Task | None = None
         self._reply: asyncio.Future | None = None
         self._take_over: asyncio.Task | None = None
+        self._audio_delay: dict[str, tuple[float, float, float]] = {}
         await self.accept()
         await self.channel_layer.group_add(self.monitor_group, self.channel_name)
         await self._announce("call.monitor_join")
@@ -167,7 +173,35 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
             self._reply.set_result((bool(message.get("ok")), str(message.get("detail", ""))))
 
     async def monitor_audio(self, message: dict) -> None:
-        await self.send_json(message)
+        if self._fresh(message):
+            await self.send_json(message)
+
+    def _fresh(self, message: dict) -> bool:
+        """False for audio this listener got too late (it fell behind): live or nothing.
+
+        Both clocks run in real time, so (now − at_ms) is the delivery delay plus a constant;
+        its smallest value over the last AUDIO_BASELINE_SECONDS is the undelayed baseline of
+        the track (windowed, so frames the call never received cannot silence it for good).
+        """
+        at_ms = message.get("at_ms")
+        if not isinstance(at_ms, int):
+            return True
+        now = time.monotonic()
+        delay = now - at_ms / 1000
+        track = str(message.get("track"))
+        best, candidate, roll_at = self._audio_delay.get(track, (delay, delay, now))
+        if now >= roll_at:
+            best, candidate, roll_at = candidate, delay, now + AUDIO_BASELINE_SECONDS
+        best, candidate = min(best, delay), min(candidate, delay)
+        self._audio_delay[track] = (best, candidate, roll_at)
+        if delay - best <= STALE_AUDIO_SECONDS:
+            return True
+        self.stale += 1
+        if self.stale in (1, 100, 1000):
+            logger.info(
+                "listener on call %s fell behind: %d late audio dropped", self.call_id, self.stale
+            )
+        return False
 
     async def monitor_transcript(self, message: dict) -> None:
         await self.send_json(message)

@@ -52,7 +52,7 @@ def _check_speech() -> str:
     """Loaded means every provider the warm-up loads is in the registry (never loads here)."""
     from agents.speech import registry
 
-    missing = sorted(name for name in registry.DEFAULTS if name not in registry._instances)
+    missing = registry.not_loaded()
     if not missing:
         return "ok"
     if os.environ.get("STELLAR_WARMUP", "1") == "0":
@@ -83,12 +83,12 @@ def readyz(request: HttpRequest) -> JsonResponse:
             ready = False
         checks[name]["ms"] = round((time.perf_counter() - started) * 1000, 1)
     drain = shutdown.status()
-    if drain["draining"]:
-        status = "draining"
-    else:
-        status = "ready" if ready else "not ready"
+    status = "draining" if drain["draining"] else ("ready" if ready else "not ready")
     body = {"status": status, "pid": os.getpid(), "checks": checks, "shutdown": drain}
-    return JsonResponse(body, status=200 if status == "ready" else 503)
+    response = JsonResponse(body, status=200 if status == "ready" else 503)
+    # Not ready is a state the body reports, not a server error for django.request to log.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 @never_cache

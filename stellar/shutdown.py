@@ -20,6 +20,7 @@ A second SIGTERM, or a SIGINT (Twisted's own handler), stops at once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -64,7 +65,9 @@ def _env_seconds(name: str, default: float) -> float:
     try:
         return max(0.0, float(os.environ.get(name, default)))
     except ValueError:
-        logger.warning("%s=%r is not a number of seconds; using %s", name, os.environ[name], default)
+        logger.warning(
+            "%s=%r is not a number of seconds; using %s", name, os.environ[name], default
+        )
         return default
 
 
@@ -218,7 +221,5 @@ def _check() -> None:
 def _stop() -> None:
     from twisted.internet import error, reactor
 
-    try:
+    with contextlib.suppress(error.ReactorNotRunning):
         reactor.stop()
-    except error.ReactorNotRunning:
-        pass

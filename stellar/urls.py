@@ -6,7 +6,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from agents.studio_login import ThrottledLoginView
-
 from stellar import health
 
 urlpatterns = [

@@ -81,9 +81,9 @@ def test_bad_signature_is_403_and_creates_nothing(client, tamper):
     signatures = {
         "missing": None,
         "forged": "bm90IGEgc2lnbmF0dXJl",
-        "other_token": __import__("twilio.request_validator").request_validator.RequestValidator(
-            "wrong"
-        ).compute_signature(PUBLIC + path, params),
+        "other_token": __import__("twilio.request_validator")
+        .request_validator.RequestValidator("wrong")
+        .compute_signature(PUBLIC + path, params),
         # signed over the proxied Host, not the public URL: must be refused
         "host_header_url": line.validator.compute_signature("http://10.0.0.5:8000" + path, params),
     }

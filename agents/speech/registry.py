@@ -98,6 +98,11 @@ def get_tts() -> TTS:
     return _get("STELLAR_TTS", TTS_PROVIDERS)
 
 
+def not_loaded() -> list[str]:
+    """Providers not in memory yet (readiness: the first call would wait for these)."""
+    return sorted(name for name in DEFAULTS if name not in _instances)
+
+
 def warm_up() -> None:
     """Load all providers and run each once, so the first caller does not wait for model loads."""
     import numpy as np

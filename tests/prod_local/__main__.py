@@ -10,8 +10,8 @@ all with the production settings. Every option also reads an environment variabl
                                                name must resolve here, e.g. /etc/hosts)
     --public-url     PROD_LOCAL_PUBLIC_URL     STELLAR_PUBLIC_URL if Twilio reaches you through
                                                a tunnel (default https://HOST:HTTPS_PORT)
-    --workdir        PROD_LOCAL_WORKDIR        keep data and logs there (default: a temporary
-                                               directory removed on exit)
+    --workdir        PROD_LOCAL_WORKDIR        a new directory to keep data and logs in
+                                               (default: a temporary one, removed on exit)
 """
 
 from __future__ import annotations
@@ -68,15 +68,12 @@ def banner(topology: Topology) -> str:
     os.environ.update(topology.env)  # the demo constants live in a Django command module
     django.setup()
     from agents.management.commands.stellar_demo import (
-        DEMO_ACCOUNT_SID,
-        DEMO_AUTH_TOKEN,
         DEMO_CONNECTOR_IDENTIFIER,
         DEMO_PASSWORD,
         DEMO_USER,
     )
 
     public = topology.public_url
-    first = topology.daphnes[0]
     lines = [
         "",
         "Stellar production topology is up (nginx → "
@@ -96,10 +93,11 @@ def banner(topology: Topology) -> str:
     lines += [
         f"  Logs            {topology.workdir / 'logs'}",
         "",
-        "Place a simulated call (signed for the public URL, sent to one Daphne directly):",
-        f"  {sys.executable} manage.py simulate_call --url {first.url} --public-url {public} \\",
-        f"      --connector {DEMO_CONNECTOR_IDENTIFIER} --account-sid {DEMO_ACCOUNT_SID} "
-        f"--auth-token {DEMO_AUTH_TOKEN} --say 'What are your opening hours?'",
+        "Place a simulated call through nginx (https:// and wss://, signed for the public URL):",
+        f"  {sys.executable} -m tests.prod_local.call --url {topology.https_url} \\",
+        f"      --cafile {topology.cert}"
+        + (f" --public-url {public}" if public != topology.https_url else "")
+        + " --say 'What are your opening hours?'",
         "",
         "Ctrl-C stops everything (each Daphne drains its live calls first).",
         "",

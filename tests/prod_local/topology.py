@@ -206,6 +206,25 @@ def _manage(python: str, env: dict[str, str], *args: str, timeout: float = 300):
     return done
 
 
+def _manage_in_background(python: str, env: dict[str, str], *args: str):
+    """Start `manage.py args`; the returned function waits and raises if it failed."""
+    proc = subprocess.Popen(
+        [python, "manage.py", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+    def wait() -> None:
+        output, _ = proc.communicate(timeout=300)
+        if proc.returncode:
+            raise TopologyError(f"manage.py {' '.join(args)} failed:\n{output}")
+
+    return wait
+
+
 def self_signed_certificate(directory: Path, host: str) -> tuple[Path, Path]:
     """cert.pem + key.pem for `host`, 127.0.0.1 and localhost (openssl, 30 days)."""
     openssl = shutil.which("openssl")
@@ -286,24 +305,34 @@ def nginx_binary() -> str:
     return found
 
 
+# Variables of the caller's shell (e.g. from `make run`) that would undo the production layout.
+NOT_INHERITED = frozenset(
+    {
+        "DJANGO_DEBUG",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",
+        "ALLOWED_HOSTS",
+        "CSRF_TRUSTED_ORIGINS",
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        "CELERY_BROKER_URL",
+        "CELERY_TASK_ALWAYS_EAGER",
+        "STELLAR_STATIC_ROOT",
+        "STELLAR_MEDIA_ROOT",
+        "STELLAR_SPOOL_DIR",
+        "STELLAR_WARMUP",
+        "STELLAR_DRAIN_GRACE_SECONDS",
+    }
+)
+
+
 def production_env(
     options: Options, *, database_url: str, redis_url: str, public_url: str, var_dir: Path
 ) -> dict[str, str]:
-    """The environment of every Python process: production settings, nothing inherited that
-    would change them (DJANGO_DEBUG, ALLOWED_HOSTS, ... from the caller's shell)."""
+    """The environment of every Python process: the caller's (speech, LLM, S3, Twilio mock
+    settings pass through) with the production settings of this topology on top."""
     from cryptography.fernet import Fernet
 
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "STELLAR_", "CELERY_", "SECURE_"))
-        and k not in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS")
-        and k not in ("CSRF_TRUSTED_ORIGINS", "LOG_LEVEL", "EMAIL_BACKEND")
-    }
-    # Keep the Twilio REST mock of the test harness, if any.
-    for name in ("STELLAR_TWILIO_API_BASE_URL", "STELLAR_TWILIO_TIMEOUT"):
-        if os.environ.get(name):
-            env[name] = os.environ[name]
+    env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     env.update(
         DJANGO_SETTINGS_MODULE="stellar.settings",
         PYTHONUNBUFFERED="1",
@@ -360,14 +389,13 @@ def stop_all(topology: Topology) -> None:
     """nginx first (no new traffic), then every Daphne at once (each drains its live calls),
     then the Celery worker (finishes its task) and beat."""
     topology.nginx.stop()
-    running = [d for d in topology.daphnes if d.alive()]
-    for daphne in running:
-        with contextlib.suppress(ProcessLookupError):
-            daphne.send_signal(signal.SIGTERM)
-    for daphne in running:
-        daphne.stop()  # waits for the drain, then kills what is left of its group
-    topology.worker.stop()
-    topology.beat.stop()
+    for group in (topology.daphnes, [topology.worker, topology.beat]):
+        running = [p for p in group if p.alive()]
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+        for process in running:
+            process.stop()  # waits (a Daphne drains), then kills what is left of its group
 
 
 @contextlib.contextmanager
@@ -380,6 +408,8 @@ def prod_local(options: Options | None = None) -> Iterator[Topology]:
             stack.callback(shutil.rmtree, workdir, ignore_errors=True)
         else:
             workdir = Path(options.workdir).resolve()
+            if workdir.exists() and any(workdir.iterdir()):
+                raise TopologyError(f"--workdir {workdir} is not empty: give a new directory")
             workdir.mkdir(parents=True, exist_ok=True)
         workdir.chmod(0o755)  # PostgreSQL runs as `nobody` when we are root
         logs = workdir / "logs"
@@ -404,12 +434,19 @@ def prod_local(options: Options | None = None) -> Iterator[Topology]:
             var_dir=var_dir,
         )
 
-        _manage(options.python, env, "check", "--deploy", "--fail-level", "WARNING")
+        # `check --deploy` and collectstatic alongside the migrations (each ~2 s of startup).
+        side_jobs = [
+            _manage_in_background(
+                options.python, env, "check", "--deploy", "--fail-level", "WARNING"
+            ),
+            _manage_in_background(options.python, env, "collectstatic", "--noinput"),
+        ]
         if options.migrate:
             _manage(options.python, env, "migrate", "--noinput")
-        _manage(options.python, env, "collectstatic", "--noinput")
         if options.demo:
             _manage(options.python, env, "stellar_demo")
+        for job in side_jobs:
+            job()
 
         nginx_dir = workdir / "nginx"
         (nginx_dir / "temp").mkdir(parents=True, exist_ok=True)
@@ -463,8 +500,13 @@ def prod_local(options: Options | None = None) -> Iterator[Topology]:
             env=env,
             log=logs / "celery-beat.log",
         )
-        nginx = Process(name="nginx", cmd=nginx_cmd, env=dict(os.environ), log=logs / "nginx.log")
-        nginx.port = https_port
+        nginx = Process(
+            name="nginx",
+            cmd=nginx_cmd,
+            env=dict(os.environ),
+            log=logs / "nginx.log",
+            port=https_port,
+        )
         topology = Topology(
             options=options,
             workdir=workdir,
