@@ -13,6 +13,7 @@ PARTS = {
     "turns": "benchmarks.turns",
     "eval": "benchmarks.eval_set",
     "kills": "benchmarks.kills",
+    "listeners": "benchmarks.listeners",
 }
 
 

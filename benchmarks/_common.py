@@ -107,17 +107,21 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
-def runqueue_wait_seconds(pid: int) -> float:
-    """Time the process's threads spent runnable but waiting for a CPU (schedstat field 2):
-    how much other processes on its core got in its way."""
-    total = 0.0
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[1])
-    except OSError:
+def core_busy_seconds(core: str | None) -> float:
+    """CPU time the given core(s) spent busy (all processes), from /proc/stat."""
+    if not core:
         return math.nan
-    return total / 1e9
+    wanted = {f"cpu{c}" for c in core.split(",")}
+    total = 0
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            fields = line.split()
+            if fields and fields[0] in wanted:
+                user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[1:9])
+                total += user + nice + system + irq + softirq + steal
+    except (OSError, ValueError):
+        return math.nan
+    return total / CLK_TCK
 
 
 @dataclass
@@ -125,14 +129,15 @@ class ProcSample:
     at: float
     cpu: float
     rss: int
-    wait: float = 0.0
+    core_busy: float = 0.0
 
 
 class ProcMonitor:
     """Samples a process's CPU time and RSS; `cpu_percent(t0, t1)` over any window."""
 
-    def __init__(self, pid: int):
+    def __init__(self, pid: int, core: str | None = None):
         self.pid = pid
+        self.core = core
         self.samples: list[ProcSample] = []
 
     def sample(self) -> ProcSample:
@@ -140,7 +145,7 @@ class ProcMonitor:
             time.monotonic(),
             cpu_seconds(self.pid),
             rss_bytes(self.pid),
-            runqueue_wait_seconds(self.pid),
+            core_busy_seconds(self.core),
         )
         self.samples.append(s)
         return s
@@ -158,12 +163,12 @@ class ProcMonitor:
             return math.nan
         return 100 * (b.cpu - a.cpu) / (b.at - a.at)
 
-    def wait_percent(self, t0: float, t1: float) -> float:
-        """Share of the window the server was runnable but another process had its core."""
+    def others_percent(self, t0: float, t1: float) -> float:
+        """How much of the server's core other processes used in the window (100 = a core)."""
         a, b = self._at(t0), self._at(t1)
         if a is None or b is None or b.at - a.at < 0.2:
             return math.nan
-        return 100 * (b.wait - a.wait) / (b.at - a.at)
+        return max(0.0, 100 * ((b.core_busy - a.core_busy) - (b.cpu - a.cpu)) / (b.at - a.at))
 
     def max_rss(self, t0: float, t1: float) -> int:
         return max((s.rss for s in self.samples if t0 <= s.at <= t1), default=0)
@@ -360,10 +365,11 @@ class Server:
     proc: subprocess.Popen
     port: int
     log: Path
+    core: str | None = None
     monitor: ProcMonitor = field(init=False)
 
     def __post_init__(self) -> None:
-        self.monitor = ProcMonitor(self.proc.pid)
+        self.monitor = ProcMonitor(self.proc.pid, self.core)
 
     @property
     def url(self) -> str:
@@ -410,7 +416,7 @@ def start_daphne(
     cmd = pinned(core, [sys.executable, "-m", "daphne", "-b", LOOPBACK, "-p", str(port), app])
     offset = log.stat().st_size if log.exists() else 0
     proc = spawn(cmd, log, env)
-    server = Server(proc, port, log)
+    server = Server(proc, port, log, core)
     try:
         wait_for_port(port, proc, timeout=90)
         if ready_line:

@@ -56,7 +56,7 @@ class Round:
     kind: str  # "stellar" or "echo"
     calls: list[CallStats] = field(default_factory=list)
     cpu_percent: float = math.nan
-    wait_percent: float = math.nan
+    others_percent: float = math.nan
     rss_per_call: float = math.nan
     gen_cpu_percent: float = math.nan
     wall: float = 0.0
@@ -159,7 +159,7 @@ async def run_round(
         if t1 - t0 < 1.0:  # ramp longer than the calls: use the whole round
             t0, t1 = min(connected), max(ended)
         result.cpu_percent = server.monitor.cpu_percent(t0, t1)
-        result.wait_percent = server.monitor.wait_percent(t0, t1)
+        result.others_percent = server.monitor.others_percent(t0, t1)
         rss = server.monitor.max_rss(t0, t1)
         if rss and idle_rss:
             result.rss_per_call = (rss - idle_rss) / n
@@ -202,8 +202,8 @@ def _row(st: Round, echo: Round | None) -> list[str]:
         *(fmt(v, 2) for v in e),
         fmt(ratio, 1),
         f"{len(st.failed)}/{st.n}",
-        f"{fmt(st.cpu_percent, 0)}/{fmt(st.wait_percent, 0)}",
-        f"{fmt(echo.cpu_percent, 0)}/{fmt(echo.wait_percent, 0)}" if echo else "-",
+        f"{fmt(st.cpu_percent, 0)}/{fmt(st.others_percent, 0)}",
+        f"{fmt(echo.cpu_percent, 0)}/{fmt(echo.others_percent, 0)}" if echo else "-",
         fmt(st.rss_per_call / 1e6, 2),
         *(fmt(v, 0) for v in wh),
         f"{fmt(st.gen_cpu_percent, 0)}/{fmt(gen, 0)}",
@@ -222,8 +222,8 @@ HEADERS = [
     "echo p99",
     "jit99/echo99",
     "failed",
-    "CPU/wait%",
-    "echo CPU/wait%",
+    "CPU/others%",
+    "echo CPU/others%",
     "MB/call",
     "wh p50",
     "wh p99",
@@ -347,8 +347,8 @@ def main(argv: list[str] | None = None) -> None:
         " ahead, so on time ≈ −40 and > 0 is a gap the caller hears. late% = frames with lag > 0."
         "\n  jit = lag − the utterance's best lag (spread). echo = media round trip through the"
         " bare Channels echo consumer (same core pinning). CPU% = server process, one core = 100;"
-        "\n  wait% = time it was runnable but another process held its core (> a few % = the"
-        " machine was busy: numbers are not the server's alone)."
+        "\n  others% = how much of the server's core other processes used meanwhile (> a few %:"
+        " the machine was busy, the numbers are not the server's alone)."
         "\n  MB/call = (RSS during the round − idle RSS) / N. wh = webhook latency during the ramp."
         "\n  gen = load generator CPU% and its own send-schedule lag p99 (ms): if high, the"
         " numbers above are the generator's, not the server's."

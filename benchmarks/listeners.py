@@ -36,10 +36,11 @@ import httpx
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from calls.monitor import AUDIO_BATCH_FRAMES  # noqa: E402
+
 from ._client import CallStats, LeanCall
 from ._common import (
     CLIENT_CORE,
-    REPO_ROOT,
     SERVER_CORE,
     Server,
     add_common_args,
@@ -58,7 +59,7 @@ from ._common import (
 )
 
 CALLER_LINE = "Hi, what are your opening hours?"
-BATCH_FRAMES = 5  # calls.monitor.AUDIO_BATCH_FRAMES
+BATCH_FRAMES = AUDIO_BATCH_FRAMES
 TARGET_JITTER_CHANGE_MS = 5.0
 
 
@@ -287,14 +288,6 @@ def _sessions(senv, count: int) -> list[str]:
     return [line.split()[1] for line in out.splitlines() if line.startswith("SESSION ")]
 
 
-def listener_app() -> str:
-    """stellar.asgi once stellar/routing.py includes the Live routes, else tests/live_asgi.py."""
-    routing = (REPO_ROOT / "stellar" / "routing.py").read_text()
-    return (
-        "stellar.asgi:application" if "live_routing" in routing else "tests.live_asgi:application"
-    )
-
-
 @contextlib.contextmanager
 def _services():
     """Redis (REDIS_URL db 14, or started here) and a PostgreSQL of our own: two server
@@ -376,7 +369,9 @@ async def _rounds(args, speech, senv, cookies: list[str]) -> list[Round]:
     with stellar_server(senv) as a:
         env = dict(senv.env)
         env["STELLAR_WARMUP"] = "0"
-        b = start_daphne(listener_app(), env, senv.var_dir / "daphne-b.log", core=CLIENT_CORE)
+        b = start_daphne(
+            "stellar.asgi:application", env, senv.var_dir / "daphne-b.log", core=CLIENT_CORE
+        )
         try:
             await run_round(
                 a,

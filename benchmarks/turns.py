@@ -58,7 +58,7 @@ class TurnRound:
     unanswered: int = 0
     failed: int = 0
     cpu: float = math.nan
-    wait: float = math.nan
+    others: float = math.nan
     load: str = ""
 
     def latencies(self) -> list[float]:
@@ -105,7 +105,7 @@ async def run_turn_round(
     await mon
     server.monitor.sample()
     result.cpu = server.monitor.cpu_percent(t0 + 3, time.monotonic() - 1)
-    result.wait = server.monitor.wait_percent(t0 + 3, time.monotonic() - 1)
+    result.others = server.monitor.others_percent(t0 + 3, time.monotonic() - 1)
     for c in calls:
         if c.error or c.closed_by_server:
             result.failed += 1
@@ -130,7 +130,7 @@ def _row(r: TurnRound) -> list[str]:
         fmt(max(lat) if lat else None, 0),
         str(r.unanswered),
         str(r.failed),
-        f"{fmt(r.cpu, 0)}/{fmt(r.wait, 0)}",
+        f"{fmt(r.cpu, 0)}/{fmt(r.others, 0)}",
         r.load,
     ]
 
@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
                 "max ms",
                 "no answer",
                 "failed",
-                "CPU/wait%",
+                "CPU/others%",
                 "load",
             ],
             [_row(r) for r in ramp],

@@ -35,7 +35,7 @@ from . import metrics
 logger = logging.getLogger(__name__)
 
 LISTENER_TTL = 15.0
-AUDIO_BATCH_FRAMES = 5  # 100 ms per monitor.audio message
+AUDIO_BATCH_FRAMES = 10  # 200 ms per monitor.audio message: 10 messages/s per listened call
 MAX_IN_FLIGHT = 8
 
 

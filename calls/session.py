@@ -515,6 +515,8 @@ class CallSession:
             self._persist.submit(
                 handover_request, call_id=self.call.pk, action=ending.action, reason=ending.reason
             )
+            target = ending.action.get("destination") or ending.action.get("name", "")
+            self.monitor.event("handover_chosen", f"Handing the caller over to {target}")
         elif isinstance(ending, EndCall):
             self._event("end_call", ending.reason or "Agent ended the call")
         await self._persist.flush()

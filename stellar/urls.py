@@ -11,6 +11,7 @@ from stellar import health
 urlpatterns = [
     path("", include("connectors.urls")),
     path("", include("calls.urls")),
+    path("", include("calls.live_urls")),
     path("api/v1/", include("stellar.api_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

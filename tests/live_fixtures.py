@@ -35,14 +35,6 @@ from tests.harness.services import free_port
 from tests.peers import LocalHttpServer, RecordedRequest, Reply
 
 
-def live_application() -> str:
-    """stellar.asgi once the Live routes are wired into stellar/, else tests/live_asgi.py."""
-    from stellar.routing import websocket_urlpatterns
-
-    wired = any("v1/live/" in str(route.pattern) for route in websocket_urlpatterns)
-    return "stellar.asgi:application" if wired else "tests.live_asgi:application"
-
-
 class TwilioRecordingProxy(LocalHttpServer):
     """Forwards every request to Prism and remembers (request, Prism's status)."""
 
@@ -92,7 +84,7 @@ def _studio_server(django_db_setup, tmp_path_factory, twilio_rest_proxy) -> Iter
     process = ManagedProcess(
         name="daphne-studio",
         cmd=[sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-        + [live_application()],
+        + ["stellar.asgi:application"],
         env=env,
         log=tmp_path_factory.mktemp("daphne-studio") / "daphne.log",
         ready=_wait_for_daphne,

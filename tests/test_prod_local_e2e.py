@@ -69,7 +69,7 @@ def _topology(django_db_setup) -> Iterator[Topology]:
 
 
 @pytest.fixture
-def prod(_topology: Topology, transactional_db, request, monkeypatch) -> Iterator[Topology]:
+def prod(_topology: Topology, transactional_db, request) -> Iterator[Topology]:
     """The running topology (every process started again if one exited).
 
     For tests: `https_url`/`wss_url` (nginx, where to connect), `public_url` (what the server
@@ -78,8 +78,6 @@ def prod(_topology: Topology, transactional_db, request, monkeypatch) -> Iterato
     `redis_url` (its channel layer and broker), `worker`, `beat`, `nginx`, `env`.
     """
     _topology.ensure_running()
-    # websockets builds its TLS context from OpenSSL's defaults, which read SSL_CERT_FILE.
-    monkeypatch.setenv("SSL_CERT_FILE", str(_topology.cert))
     offsets = {p.name: p.log_size() for p in _topology.processes}
     yield _topology
     reports = (getattr(request.node, f"rep_{when}", None) for when in ("setup", "call"))
@@ -100,7 +98,7 @@ def simulated(topology: Topology, line, script, **options) -> SimulatedCall:
         public_url=topology.public_url,
         script=script,
         realtime=options.pop("realtime", 2.0),
-        transport=httpx.AsyncHTTPTransport(verify=topology.ssl_context()),
+        ssl_context=topology.ssl_context(),
         **options,
     )
 
@@ -345,7 +343,9 @@ def test_signatures_are_checked_against_the_public_url_behind_the_proxy(prod):
     async def handshake(signature: str) -> int:
         headers = {"x-twilio-signature": signature}
         try:
-            async with websockets.connect(stream_url, additional_headers=headers):
+            async with websockets.connect(
+                stream_url, additional_headers=headers, ssl=prod.ssl_context()
+            ):
                 return 101
         except websockets.InvalidStatus as exc:
             return exc.response.status_code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ class SimulatedCall:
     max_stream_seconds: float = 600.0
     http_timeout: float = 15.0
     transport: httpx.AsyncBaseTransport | None = None  # tests: httpx.MockTransport
+    ssl_context: ssl.SSLContext | None = None  # e.g. to trust a self-signed proxy certificate
 
     @property
     def speedup(self) -> float:
@@ -192,7 +194,10 @@ class CallSimulator:
         c = self.config
         trust_env = not is_loopback(c.base_url)
         async with httpx.AsyncClient(
-            timeout=c.http_timeout, transport=c.transport, trust_env=trust_env
+            timeout=c.http_timeout,
+            transport=c.transport,
+            trust_env=trust_env,
+            verify=c.ssl_context or True,
         ) as http:
             self._http = http
             verbs = await self.fetch(

@@ -96,6 +96,11 @@ class StreamSession:
                 open_timeout=10,
                 proxy=proxy,
                 compression=None,
+                **(
+                    {"ssl": self.cfg.ssl_context}
+                    if self.cfg.ssl_context and rec.connect_url.startswith("wss")
+                    else {}
+                ),
             )
         except InvalidStatus as exc:
             rec.refused_status = exc.response.status_code

@@ -137,7 +137,7 @@
     if (ctx) {
       if (ctx.state === "suspended") ctx.resume().catch(function () {});
       ["caller", "agent"].forEach(function (track) {
-        players[track] = new A.Player(ctx, { jitter: 0.15 });
+        players[track] = new A.Player(ctx, { jitter: 0.3 });
         meters[track] = new A.Meter(document.getElementById("meter-" + track), ctx);
       });
     }

@@ -16,8 +16,6 @@ import os
 import ssl
 import sys
 
-import httpx
-
 DEMO_CONNECTOR = "demo-support-line"
 
 
@@ -33,8 +31,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--realtime", type=float, default=1.0, help="caller speed-up factor")
     args = parser.parse_args(argv)
 
-    # websockets builds its TLS context from OpenSSL's defaults, which read SSL_CERT_FILE.
-    os.environ["SSL_CERT_FILE"] = args.cafile
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stellar.settings")
     import django
 
@@ -53,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         public_url=args.public_url,
         script=script,
         realtime=args.realtime,
-        transport=httpx.AsyncHTTPTransport(verify=ssl.create_default_context(cafile=args.cafile)),
+        ssl_context=ssl.create_default_context(cafile=args.cafile),
     )
     result = asyncio.run(simulate_call(config))
     result.transcribe_agent()

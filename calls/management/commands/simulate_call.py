@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ssl
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -115,6 +116,9 @@ class Command(BaseCommand):
             help="how long to wait for each agent turn",
         )
         parser.add_argument("--no-transcribe", action="store_true", help="skip STT of agent audio")
+        parser.add_argument(
+            "--cafile", help="trust this CA/certificate for https/wss (e.g. make prod-local's)"
+        )
         parser.add_argument("--save-audio", metavar="PATH", help="write the agent's audio (WAV)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -132,6 +136,9 @@ class Command(BaseCommand):
             realtime=options["fast"] or True,
             public_url=options["public_url"],
             dial_statuses=list(options["dial_status"]),
+            ssl_context=ssl.create_default_context(cafile=options["cafile"])
+            if options["cafile"]
+            else None,
         )
         try:
             result = asyncio.run(simulate_call(config))
