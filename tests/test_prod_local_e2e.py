@@ -18,6 +18,7 @@ import http.client
 import json
 import logging
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -31,13 +32,22 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from calls.models import Call, CallStatus, Recording
-from calls.simulator import CallResult, HangUp, Say, SimulatedCall, WaitForAgent, simulate_call
+from calls.simulator import (
+    CallResult,
+    HangUp,
+    Say,
+    SimulatedCall,
+    Wait,
+    WaitForAgent,
+    simulate_call,
+)
 from stellar import shutdown
 from stellar.logging_json import CallSidFilter, JsonFormatter, call_sid_var
-from tests.conftest import require_env, subprocess_database_url
+from tests.conftest import LiveServer, require_env, subprocess_database_url
 from tests.e2e import eventually, words
+from tests.live_fixtures import Refused, ws_open, ws_receive_until
 from tests.prod_local.topology import Options, Process, Topology, prod_local
-from tests.twilio_call import ACCOUNT_SID, AUTH_TOKEN, build_line, voice_params
+from tests.twilio_call import ACCOUNT_SID, AUTH_TOKEN, OWNER_PASSWORD, build_line, voice_params
 
 TOPOLOGY_REDIS_DB = 9  # the harness's other tests use database 0
 QUESTION = [WaitForAgent(), Say("What are your opening hours?"), WaitForAgent(), HangUp()]
@@ -508,6 +518,64 @@ async def _refuses_connections(port: int) -> bool:
     return False
 
 
-# Listen & intervene across the two processes (issue 9): to be added with the monitor
-# feature, e.g. test_supervisor_on_one_process_listens_and_takes_over_a_call_on_the_other,
-# using `prod` (a call through nginx, the listener's websocket on the other Daphne's ws_url).
+def login_through_nginx(topology: Topology, username: str, password: str) -> str:
+    """Sign in on the login page like a browser (the topology has its own SECRET_KEY)."""
+    with topology.http_client() as client:
+        page = client.get(topology.https_url + "/login/")
+        token = page.cookies["csrftoken"]
+        response = client.post(
+            topology.https_url + "/login/",
+            data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+            headers={"Referer": topology.https_url + "/login/"},
+        )
+        assert response.status_code == 302, response.text[:500]
+        return client.cookies["sessionid"]
+
+
+@pytest.mark.e2e
+def test_supervisor_on_one_process_listens_and_takes_over_a_call_on_the_other(prod):
+    """The call streams through nginx to one Daphne; the supervisor's websocket is on the
+    other; they meet only through Redis. Take over ends in a <Dial> to the supervisor."""
+    line = build_line()
+    cookie = login_through_nginx(prod, line.owner.username, OWNER_PASSWORD)
+    box: dict = {}
+    script = [WaitForAgent(), Say("What are your opening hours?"), WaitForAgent(), Wait(40)]
+    caller = threading.Thread(target=lambda: box.update(result=place(prod, line, script)))
+    caller.start()
+    host = asyncio.run(live_call_host(prod))
+    other = next(d for d in prod.daphnes if d is not host)
+    call = eventually(
+        lambda: Call.objects.filter(connector=line.connector, answered_at__isnull=False).first()
+    )
+
+    async def supervise() -> list[dict]:
+        listener = LiveServer(other.url, other.port, prod.public_url, other.ws_url, None)
+        ws = await ws_open(listener, f"/v1/live/calls/{call.pk}", cookie=cookie)
+        assert not isinstance(ws, Refused), ws
+        async with ws:
+            seen = await ws_receive_until(
+                ws,
+                lambda m: (
+                    m.get("type") == "monitor.transcript" and "monday" in words(m.get("text"))
+                ),
+                timeout=40,
+            )
+            await ws.send(json.dumps({"action": "take_over", "destination": "+31612345678"}))
+            seen += await ws_receive_until(
+                ws, lambda m: m.get("type") == "take_over.result", timeout=15
+            )
+        return seen
+
+    seen = asyncio.run(supervise())
+    caller.join(timeout=120)
+    result = box["result"]
+    tracks = {m.get("track") for m in seen if m.get("type") == "monitor.audio"}
+    assert tracks == {"caller", "agent"}, "both tracks reach the other process"
+    assert seen[-1]["ok"] is True and seen[-1]["path"] == "live", seen[-1]
+    assert [d.number for d in result.dials] == ["+31612345678"]
+    event = call.events.get(kind="take_over")
+    assert event.data["by"] == line.owner.username
+    # Let the worker finish with this call before the test database is flushed.
+    assert eventually(
+        lambda: Call.objects.filter(pk=call.pk, finalized_at__isnull=False).exists(), 45
+    )
