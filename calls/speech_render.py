@@ -91,7 +91,9 @@ def prerender_answering_versions() -> int:
     for connector in PhoneConnector.objects.filter(enabled=True).select_related("agent"):
         resolution = connector_resolve_version(connector=connector)
         if resolution.snapshot:
-            lines = Conversation(resolution.snapshot, CallContext()).fixed_lines()
+            conversation = Conversation(resolution.snapshot, CallContext())
+            conversation.brain.choose("hello")  # embeds the version's example phrases once
+            lines = conversation.fixed_lines()
             prerender(lines, resolution.snapshot.get("voice"))
             count += len(lines)
     return count

@@ -6,6 +6,7 @@ actions run, handover, end call) in the order they must happen.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -100,7 +101,8 @@ class Conversation:
                 self._note(event)
                 yield event
             return
-        async for event in self._embedded_turn(self.brain.choose(caller_text), caller_text):
+        choice = await asyncio.to_thread(self.brain.choose, caller_text)  # model inference
+        async for event in self._embedded_turn(choice, caller_text):
             yield event
 
     async def dtmf(self, digit: str) -> AsyncIterator[TurnEvent]:

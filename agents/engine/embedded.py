@@ -6,20 +6,58 @@ descriptions; the best TF-IDF match above a threshold wins, otherwise the agent 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from .text_match import Matcher
+from .text_match import SemanticMatcher
 
-MATCH_THRESHOLD = 0.3
+MATCH_THRESHOLD = 0.45  # similarity that is an answer on its own
+MIN_SCORE, MIN_MARGIN = 0.2, 0.1  # a weaker match still wins when no other outcome is close
 GOODBYE_EXAMPLES = (
     "goodbye",
     "bye bye",
     "that's all thank you",
     "nothing else thanks bye",
     "no that's it thank you",
+    "thanks have a nice day",
+    "great thank you very much bye",
+    "I have to go now",
 )
 HUMAN_EXAMPLES = ("talk to a person", "speak to a human", "a real person please", "an operator")
+
+
+_CLAUSES = re.compile(r"[.;:!?]|,\s*(?:or|and)?\s*|\s+or\s+", re.IGNORECASE)
+_SUBJECT = re.compile(r"^(?:when |if )?(?:the (?:caller|customer|user)|they)\s+", re.IGNORECASE)
+FIRST_PERSON = {
+    "wants": "want",
+    "asks": "ask",
+    "has": "have",
+    "needs": "need",
+    "says": "say",
+    "is": "am",
+    "calls": "call",
+    "reports": "report",
+    "requests": "request",
+    "would": "would",
+}
+
+
+def description_phrases(description: str) -> list[str]:
+    """An action's description as things a caller would say: the whole text, and each of
+    its clauses in the first person ("The caller wants to buy, or asks for prices" →
+    "I want to buy", "I ask for prices")."""
+    phrases = [description.strip()] if description.strip() else []
+    for clause in _CLAUSES.split(description):
+        clause = _SUBJECT.sub("", clause.strip())
+        words = clause.split()
+        if not words:
+            continue
+        verb = FIRST_PERSON.get(words[0].lower())
+        if verb is not None:
+            clause = " ".join(["I", verb, *words[1:]])
+        phrases.append(re.sub(r"\btheir\b", "my", clause, flags=re.IGNORECASE))
+    return list(dict.fromkeys(p for p in phrases if len(p) > 2))
 
 
 @dataclass(frozen=True)
@@ -48,20 +86,22 @@ class EmbeddedBrain:
             label = f"knowledge:{i}"
             self._choices[label] = Choice("answer", label, 0, item.get("answer", ""))
             examples.append((label, item.get("question", "")))
+            examples.append((label, item.get("answer", "")))  # callers use its words too
         for name, handover in self.handovers.items():
             label = f"handover:{name}"
             self._choices[label] = Choice("handover", label, 0, target=handover)
-            examples += [(label, handover.get("description", "")), (label, name.replace("_", " "))]
+            examples += [(label, p) for p in description_phrases(handover.get("description", ""))]
+            examples.append((label, name.replace("_", " ")))
         for name, action in self.actions.items():
             label = f"action:{name}"
             kind = "goodbye" if action["kind"] == "end_call" else "action"
             self._choices[label] = Choice(kind, label, 0, target=action)
-            examples.append((label, action.get("description", "")))
+            examples += [(label, p) for p in description_phrases(action.get("description", ""))]
         self._choices["goodbye"] = Choice("goodbye", "goodbye", 0)
         examples += [("goodbye", e) for e in GOODBYE_EXAMPLES]
         self._choices["human"] = Choice("human", "human", 0)
         examples += [("human", e) for e in HUMAN_EXAMPLES]
-        self.matcher = Matcher(examples)
+        self.matcher = SemanticMatcher(examples)
 
     def _intent_choice(self, label: str, intent: dict[str, Any]) -> Choice:
         name = intent.get("action") or ""
@@ -78,9 +118,31 @@ class EmbeddedBrain:
             None,
         )
 
+    def _outcome(self, label: str) -> str:
+        """What a label does: an intent that hands over counts as that handover."""
+        choice = self._choices[label]
+        if choice.kind in ("handover", "action") and choice.target is not None:
+            return f"{choice.kind}:{choice.target['name']}"
+        if choice.kind == "goodbye":
+            return "goodbye"
+        return f"{choice.kind}:{choice.text or label}"
+
     def choose(self, text: str) -> Choice:
-        label, score = self.matcher.best(text)
-        if label is None or score < MATCH_THRESHOLD:
+        """The best outcome if it is close enough, or clearly ahead of every other outcome."""
+        by_outcome: dict[str, tuple[float, str]] = {}
+        for label, score in self.matcher.scores(text).items():
+            outcome = self._outcome(label)
+            if score > by_outcome.get(outcome, (-1.0, ""))[0]:
+                by_outcome[outcome] = (score, label)
+        ranked = sorted(by_outcome.values(), reverse=True)
+        if not ranked:
+            return Choice("unknown", "not_understood", 0.0)
+        score, label = ranked[0]
+        runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
+        confident = score >= MATCH_THRESHOLD or (
+            score >= MIN_SCORE and score - runner_up >= MIN_MARGIN
+        )
+        if not confident:
             return Choice("unknown", "not_understood", score)
         base = self._choices[label]
         return Choice(base.kind, base.label, score, base.text, base.target)
