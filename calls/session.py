@@ -56,9 +56,10 @@ logger = logging.getLogger(__name__)
 
 MAX_MEDIA_BYTES = FRAME_BYTES * 10
 HEARTBEAT_SECONDS = 10.0
-# Transcribe speculatively 120 ms into a pause, so the text is usually ready when the
-# 500 ms end-of-turn silence is confirmed (Whisper needs ≈ 0.5 s whatever the length).
-ENDPOINTING = EndpointerConfig(pause_ms=120, end_silence_ms=500)
+# Transcribe speculatively 60 ms into a pause, so the text is about ready when the 500 ms
+# end-of-turn silence is confirmed (Whisper needs ≈ 0.5 s whatever the length). A pause the
+# caller talks through cancels its transcription if it has not started yet.
+ENDPOINTING = EndpointerConfig(pause_ms=60, end_silence_ms=500)
 SILENCE_TIMEOUT_SECONDS = 8.0
 SILENCE_REPROMPTS = 2
 TAKE_OVER_LINE = "Please hold, I'm connecting you with a colleague."
@@ -251,10 +252,15 @@ class CallSession:
         elif isinstance(event, SpeechPaused):
             self._start_speculative_stt(event.audio)
         elif isinstance(event, UtteranceEnded):
-            self._inputs.put_nowait(("utterance", (event, self._speech_epoch)))
+            # On the call clock: now, minus the caller audio that followed the last voiced frame.
+            now = self.clock_ms()
+            voice_ended = now - (self._in_ms + 20 - event.end_ms)
+            self._inputs.put_nowait(("utterance", (event, self._speech_epoch, now, voice_ended)))
 
     def _start_speculative_stt(self, audio: np.ndarray) -> None:
         """Transcribe during the trailing silence; reused if the caller stays silent."""
+        if self._speculative is not None:
+            self._speculative[1].cancel()  # an earlier pause the caller talked through
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(
             SPEECH_POOL, get_stt().transcribe, audio, 8000, self._stt_prompt
@@ -266,6 +272,8 @@ class CallSession:
         if self._speculative is not None and self._speculative[0] == len(audio):
             future = self._speculative[1]
         else:
+            if self._speculative is not None:
+                self._speculative[1].cancel()
             loop = asyncio.get_running_loop()
             future = loop.run_in_executor(
                 SPEECH_POOL, get_stt().transcribe, audio, 8000, self._stt_prompt
@@ -316,16 +324,30 @@ class CallSession:
         heard = utt.heard_text()
         self.conversation.agent_heard(heard, interrupted=utt.cancelled)
         self._quiet_since = time.monotonic()
-        if utt.meta.get("caller_end_ms") is not None:
-            latency_ms = utt.start_ms - utt.meta["caller_end_ms"]
-            self.turn_latencies.append(latency_ms)
-            metrics.TURN_LATENCY.observe(latency_ms / 1000)
+        if utt.meta.get("timing"):
+            self._record_turn_timing(utt.meta["timing"], utt.start_ms)
         self._segment(
             speaker=Speaker.AGENT,
             start_ms=utt.start_ms,
             end_ms=utt.start_ms + utt.sent * 20,
             text=utt.text if not utt.cancelled else (heard or "…"),
             interrupted=utt.cancelled,
+        )
+
+    def _record_turn_timing(self, timing: dict[str, Any], first_frame_ms: int) -> None:
+        """Caller stops speaking → first agent frame, and where the time went."""
+        total = first_frame_ms - timing["caller_end_ms"]
+        self.turn_latencies.append(total)
+        metrics.TURN_LATENCY.observe(total / 1000)
+        self._event(
+            "turn_timing",
+            f"Answered {total} ms after the caller stopped speaking",
+            total_ms=total,
+            endpoint_ms=timing["endpointed_ms"] - timing["caller_end_ms"],
+            stt_wait_ms=timing["transcribed_ms"] - timing["endpointed_ms"],
+            speculative_stt=timing["speculative_stt"],
+            brain_ms=timing.get("decided_ms", first_frame_ms) - timing["transcribed_ms"],
+            tts_first_ms=first_frame_ms - timing.get("decided_ms", first_frame_ms),
         )
 
     # ---- turns -------------------------------------------------------------------------
@@ -358,7 +380,10 @@ class CallSession:
                 self._busy = False
                 self._quiet_since = time.monotonic()
 
-    async def _caller_turn(self, event: UtteranceEnded, epoch: int) -> None:
+    async def _caller_turn(
+        self, event: UtteranceEnded, epoch: int, ended_ms: int, voice_ended_ms: int
+    ) -> None:
+        speculative = self._speculative is not None and self._speculative[0] == len(event.audio)
         try:
             heard = await self._transcribe(event)
         except Exception:
@@ -379,11 +404,14 @@ class CallSession:
             text=heard,
         )
         if text:
+            timing = {
+                "caller_end_ms": voice_ended_ms,
+                "endpointed_ms": ended_ms,
+                "transcribed_ms": self.clock_ms(),
+                "speculative_stt": speculative,
+            }
             await self._run_turn(
-                self.conversation.turn(text),
-                kind="reply",
-                caller_end_ms=event.end_ms,
-                caller_text=text,
+                self.conversation.turn(text), kind="reply", caller_text=text, timing=timing
             )
 
     async def _run_events(self, events, kind: str) -> None:
@@ -398,8 +426,8 @@ class CallSession:
         events,
         *,
         kind: str,
-        caller_end_ms: int | None = None,
         caller_text: str = "",
+        timing: dict[str, Any] | None = None,
     ) -> None:
         """Carry out a turn's events in order; one utterance (and one mark) per turn."""
         assert self._sender is not None
@@ -408,11 +436,9 @@ class CallSession:
         async for event in events:
             if isinstance(event, Speak):
                 if utt is None:
-                    meta = {
-                        "kind": kind,
-                        "caller_end_ms": caller_end_ms,
-                        "caller_text": caller_text,
-                    }
+                    if timing is not None:
+                        timing["decided_ms"] = self.clock_ms()
+                    meta = {"kind": kind, "timing": timing, "caller_text": caller_text}
                     utt = Utterance(text="", meta=meta)
                     self._sender.say(utt)
                 await self._render_into(utt, event.text)

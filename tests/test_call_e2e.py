@@ -32,6 +32,11 @@ def test_caller_hears_greeting_and_gets_knowledge_answer(live_daphne):
     agent = eventually(lambda: TranscriptSegment.objects.filter(call=call, speaker="agent").count())
     assert agent >= 2
     assert eventually(lambda: CallEvent.objects.filter(call=call, kind="stream_stopped").exists())
+    timing = CallEvent.objects.get(call=call, kind="turn_timing").data
+    assert 0 < timing["total_ms"] < 5000
+    assert timing["total_ms"] == (
+        timing["endpoint_ms"] + timing["stt_wait_ms"] + timing["brain_ms"] + timing["tts_first_ms"]
+    )
 
 
 def leading_silence(text: str) -> float:
