@@ -45,6 +45,17 @@ class AgentUtt:
         t0 = self.arrivals[0]
         return [t - (t0 + i * FRAME_S) for i, t in enumerate(self.arrivals)]
 
+    def gaps(self) -> list[float]:
+        """Silences the phone inserts (s): it plays each frame at max(arrival, end of the
+        previous frame), starting with the first, so a stall is heard once, as a gap."""
+        out, play_end = [], None
+        for t in self.arrivals:
+            if play_end is not None and t > play_end:
+                out.append(t - play_end)
+                play_end = t
+            play_end = (t if play_end is None else play_end) + FRAME_S
+        return out
+
 
 @dataclass
 class CallerTurn:

@@ -85,8 +85,20 @@ class Round:
             reasons[key] = reasons.get(key, 0) + 1
         return reasons
 
-    def lags_ms(self) -> list[float]:
-        return [lag * 1000 for c in self.calls for u in c.utts for lag in u.lags()]
+    def lags_ms(self, which: str = "all") -> list[float]:
+        """all, greeting (each call's first utterance, played while calls connect) or later."""
+        out = []
+        for c in self.calls:
+            for i, u in enumerate(c.utts):
+                if which == "all" or (which == "greeting") == (i == 0):
+                    out += [lag * 1000 for lag in u.lags()]
+        return out
+
+    def gap_ms_per_min(self) -> float:
+        """Audible gaps (phone playout model) per minute of agent audio, ms."""
+        audio = sum(len(u.arrivals) for c in self.calls for u in c.utts) * 0.02 / 60
+        gaps = sum(g for c in self.calls for u in c.utts for g in u.gaps()) * 1000
+        return gaps / audio if audio else math.nan
 
     def jitter_ms(self) -> list[float]:
         out = []
@@ -193,12 +205,15 @@ def _row(st: Round, echo: Round | None) -> list[str]:
     e = pcts(echo.rtts_ms()) if echo else [math.nan] * 3
     ratio = jit / e[2] if echo and e[2] and not math.isnan(e[2]) else math.nan
     wh = pcts(st.webhook_ms(), (50, 99))
+    greet, later = pcts(st.lags_ms("greeting"), (99,))[0], pcts(st.lags_ms("later"), (99,))[0]
     gen = pcts(st.send_lag_ms(), (99,))[0]
     return [
         str(st.n),
         *(fmt(v, 1) for v in lag),
         fmt(jit, 1),
+        f"{fmt(greet, 0)}/{fmt(later, 0)}",
         fmt(late_pct, 2),
+        fmt(st.gap_ms_per_min(), 0),
         *(fmt(v, 2) for v in e),
         fmt(ratio, 1),
         f"{len(st.failed)}/{st.n}",
@@ -216,7 +231,9 @@ HEADERS = [
     "lag p95",
     "lag p99",
     "jit p99",
+    "p99 greet/later",
     "late%",
+    "gap ms/min",
     "echo p50",
     "echo p95",
     "echo p99",
@@ -345,6 +362,10 @@ def main(argv: list[str] | None = None) -> None:
     print(
         "\n  lag = arrival − (utterance's first frame + i·20 ms), ms; the server sends 40 ms"
         " ahead, so on time ≈ −40 and > 0 is a gap the caller hears. late% = frames with lag > 0."
+        "\n  greet/later = lag p99 of the greetings (played while the other calls connect) and of"
+        " everything said after them. gap ms/min = silence the phone inserts per minute of"
+        " agent audio\n  (it plays frames as they arrive, so each stall is heard once even when"
+        " the lag that follows persists)."
         "\n  jit = lag − the utterance's best lag (spread). echo = media round trip through the"
         " bare Channels echo consumer (same core pinning). CPU% = server process, one core = 100;"
         "\n  others% = how much of the server's core other processes used meanwhile (> a few %:"

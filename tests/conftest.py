@@ -158,19 +158,19 @@ def _wait_for_daphne(process: ManagedProcess) -> None:
     wait_for_port(process.port, proc=process.proc, timeout=90)
 
 
-@pytest.fixture(scope="session")
-def _daphne_server(django_db_setup, tmp_path_factory) -> Iterator[LiveServer]:
+@contextlib.contextmanager
+def daphne_server(name: str, tmp_path_factory, **env: str) -> Iterator[LiveServer]:
+    """A Daphne subprocess on the test database and Redis, started on first use."""
     require_env("DATABASE_URL")
     require_env("REDIS_URL")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = _child_env(STELLAR_PUBLIC_URL=url)
     process = ManagedProcess(
-        name="daphne",
+        name=name,
         cmd=[sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
         + ["stellar.asgi:application"],
-        env=env,
-        log=tmp_path_factory.mktemp("daphne") / "daphne.log",
+        env=_child_env(STELLAR_PUBLIC_URL=url, **env),
+        log=tmp_path_factory.mktemp(name) / "daphne.log",
         ready=_wait_for_daphne,
         port=port,
     )
@@ -178,6 +178,12 @@ def _daphne_server(django_db_setup, tmp_path_factory) -> Iterator[LiveServer]:
         yield LiveServer(url, port, url, f"ws://127.0.0.1:{port}", process)
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="session")
+def _daphne_server(django_db_setup, tmp_path_factory) -> Iterator[LiveServer]:
+    with daphne_server("daphne", tmp_path_factory) as server:
+        yield server
 
 
 @pytest.fixture

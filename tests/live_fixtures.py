@@ -11,58 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 
-import httpx
 import pytest
 import websockets
 from django.db import connections
 from django.test import Client
 
-from tests.conftest import (
-    LiveServer,
-    ManagedProcess,
-    _child_env,
-    _log_on_failure,
-    _wait_for_daphne,
-    require_env,
-)
-from tests.harness.services import free_port
-from tests.peers import LocalHttpServer, RecordedRequest, Reply
-
-
-class TwilioRecordingProxy(LocalHttpServer):
-    """Forwards every request to Prism and remembers (request, Prism's status)."""
-
-    def __init__(self, target: str) -> None:
-        super().__init__()
-        self.target = target.rstrip("/")
-        self.answers: list[tuple[RecordedRequest, int]] = []
-
-    def handle(self, request: RecordedRequest, handler: BaseHTTPRequestHandler) -> Reply:
-        query = "&".join(f"{k}={v}" for k, values in request.query.items() for v in values)
-        headers = {
-            k: v
-            for k, v in request.headers.items()
-            if k in ("authorization", "content-type", "accept", "user-agent")
-        }
-        answer = httpx.request(
-            request.method,
-            self.target + request.path + (f"?{query}" if query else ""),
-            headers=headers,
-            content=request.body,
-            timeout=30,
-        )
-        self.answers.append((request, answer.status_code))
-        return Reply(
-            answer.status_code,
-            answer.content,
-            headers={"Content-Type": answer.headers.get("content-type", "application/json")},
-        )
+from tests.conftest import LiveServer, _log_on_failure, daphne_server, require_env
+from tests.peers.twilio_proxy import TwilioRecordingProxy
 
 
 @pytest.fixture(scope="session")
@@ -73,27 +32,12 @@ def twilio_rest_proxy() -> Iterator[TwilioRecordingProxy]:
 
 @pytest.fixture(scope="session")
 def _studio_server(django_db_setup, tmp_path_factory, twilio_rest_proxy) -> Iterator[LiveServer]:
-    require_env("DATABASE_URL")
-    require_env("REDIS_URL")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = _child_env(
-        STELLAR_PUBLIC_URL=url,
+    with daphne_server(
+        "daphne-studio",
+        tmp_path_factory,
         STELLAR_TWILIO_API_BASE_URL=twilio_rest_proxy.root_url,
-    )
-    process = ManagedProcess(
-        name="daphne-studio",
-        cmd=[sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-        + ["stellar.asgi:application"],
-        env=env,
-        log=tmp_path_factory.mktemp("daphne-studio") / "daphne.log",
-        ready=_wait_for_daphne,
-        port=port,
-    )
-    try:
-        yield LiveServer(url, port, url, f"ws://127.0.0.1:{port}", process)
-    finally:
-        process.stop()
+    ) as server:
+        yield server
 
 
 @pytest.fixture

@@ -13,10 +13,8 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
 
-import httpx
 import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
@@ -30,7 +28,7 @@ from handovers.models import HandoverAction
 from handovers.services import handover_action_create
 from tests.factories import call_make, connector_make
 from tests.harness.services import free_port, spawn, stop, wait_for_port
-from tests.peers import LocalHttpServer, RecordedRequest, Reply
+from tests.peers.twilio_proxy import TwilioRecordingProxy
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -73,39 +71,9 @@ def built(people) -> dict:
     return {"agent": agent, "connector": connector, "call": call}
 
 
-class RecordingProxy(LocalHttpServer):
-    """Forwards every request to `target` (Prism) and keeps (request, response status)."""
-
-    def __init__(self, target: str) -> None:
-        super().__init__()
-        self.target = target.rstrip("/")
-        self.answers: list[tuple[RecordedRequest, int]] = []
-
-    def handle(self, request: RecordedRequest, handler: BaseHTTPRequestHandler) -> Reply:
-        query = "&".join(f"{k}={v}" for k, values in request.query.items() for v in values)
-        headers = {
-            k: v
-            for k, v in request.headers.items()
-            if k in ("authorization", "content-type", "accept", "user-agent")
-        }
-        answer = httpx.request(
-            request.method,
-            self.target + request.path + (f"?{query}" if query else ""),
-            headers=headers,
-            content=request.body,
-            timeout=30,
-        )
-        self.answers.append((request, answer.status_code))
-        return Reply(
-            answer.status_code,
-            answer.content,
-            headers={"Content-Type": answer.headers.get("content-type", "application/json")},
-        )
-
-
 @pytest.fixture
-def twilio_proxy(twilio_api_base_url) -> Iterator[RecordingProxy]:
-    with RecordingProxy(twilio_api_base_url) as proxy:
+def twilio_proxy(twilio_api_base_url) -> Iterator[TwilioRecordingProxy]:
+    with TwilioRecordingProxy(twilio_api_base_url) as proxy:
         yield proxy
 
 

@@ -151,7 +151,49 @@
     return (window.location.protocol === "https:" ? "wss://" : "ws://") + window.location.host + path;
   }
 
+  // --- Live page pieces shared by Listen and Playground ------------------------------------
+
+  function clock(ms) {
+    var seconds = Math.floor((ms || 0) / 1000);
+    return Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+  }
+
+  // A transcript line: <li><div class="seg caller|agent"><time/> <who/> <text/></div></li>.
+  function segmentItem(seg, callerName) {
+    var li = document.createElement("li");
+    var line = document.createElement("div");
+    line.className = "seg " + (seg.speaker === "caller" ? "caller" : "agent");
+    var t = document.createElement("span");
+    t.className = "t";
+    t.textContent = clock(seg.start_ms);
+    var who = document.createElement("span");
+    who.className = "who";
+    who.textContent = seg.speaker === "caller" ? callerName : "Agent";
+    var text = document.createElement("span");
+    text.textContent = seg.text + (seg.interrupted ? " (interrupted)" : "");
+    line.append(t, who, text);
+    li.appendChild(line);
+    return li;
+  }
+
+  // An activity (call event) line with its kind and the local time it arrived.
+  function activityItem(kind, message) {
+    var li = document.createElement("li");
+    var k = document.createElement("span");
+    k.className = "ev-kind";
+    k.textContent = kind;
+    var time = document.createElement("time");
+    time.textContent = new Date().toLocaleTimeString();
+    var text = document.createElement("div");
+    text.textContent = message;
+    li.append(k, time, text);
+    return li;
+  }
+
   window.StellarAudio = {
+    clock: clock,
+    segmentItem: segmentItem,
+    activityItem: activityItem,
     RATE: RATE,
     FRAME_BYTES: 160,
     decodeUlaw: decodeUlaw,

@@ -39,44 +39,17 @@
 
   function setStatus(text) { status.textContent = text; }
 
-  function clock(ms) {
-    var seconds = Math.floor((ms || 0) / 1000);
-    return Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
-  }
-
   function addSegment(seg) {
     var key = seg.speaker + "|" + seg.start_ms + "|" + seg.text;
     if (seen[key]) return;
     seen[key] = true;
-    var li = document.createElement("li");
-    var line = document.createElement("div");
-    line.className = "seg " + (seg.speaker === "caller" ? "caller" : "agent");
-    var t = document.createElement("span");
-    t.className = "t";
-    t.textContent = clock(seg.start_ms);
-    var who = document.createElement("span");
-    who.className = "who";
-    who.textContent = seg.speaker === "caller" ? "Caller" : "Agent";
-    var text = document.createElement("span");
-    text.textContent = seg.text + (seg.interrupted ? " (interrupted)" : "");
-    line.append(t, who, text);
-    li.appendChild(line);
-    transcript.appendChild(li);
+    transcript.appendChild(A.segmentItem(seg, "Caller"));
     if (emptyNote) emptyNote.hidden = true;
     stats.transcripts += 1;
   }
 
   function addActivity(kind, message) {
-    var li = document.createElement("li");
-    var k = document.createElement("span");
-    k.className = "ev-kind";
-    k.textContent = kind;
-    var text = document.createElement("div");
-    text.textContent = message;
-    var time = document.createElement("time");
-    time.textContent = new Date().toLocaleTimeString();
-    li.append(k, time, text);
-    activity.appendChild(li);
+    activity.appendChild(A.activityItem(kind, message));
     stats.events += 1;
   }
 

@@ -42,41 +42,14 @@
 
   function setStatus(text) { status.textContent = text; }
 
-  function clock(ms) {
-    var seconds = Math.floor((ms || 0) / 1000);
-    return Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
-  }
-
   function addSegment(seg) {
-    var li = document.createElement("li");
-    var line = document.createElement("div");
-    line.className = "seg " + (seg.speaker === "caller" ? "caller" : "agent");
-    var t = document.createElement("span");
-    t.className = "t";
-    t.textContent = clock(seg.start_ms);
-    var who = document.createElement("span");
-    who.className = "who";
-    who.textContent = seg.speaker === "caller" ? "You" : "Agent";
-    var text = document.createElement("span");
-    text.textContent = seg.text + (seg.interrupted ? " (interrupted)" : "");
-    line.append(t, who, text);
-    li.appendChild(line);
-    transcript.appendChild(li);
+    transcript.appendChild(A.segmentItem(seg, "You"));
     emptyNote.hidden = true;
     stats.transcripts.push({ speaker: seg.speaker, text: seg.text });
   }
 
   function addActivity(kind, message) {
-    var li = document.createElement("li");
-    var k = document.createElement("span");
-    k.className = "ev-kind";
-    k.textContent = kind;
-    var time = document.createElement("time");
-    time.textContent = new Date().toLocaleTimeString();
-    var text = document.createElement("div");
-    text.textContent = message;
-    li.append(k, time, text);
-    activity.appendChild(li);
+    activity.appendChild(A.activityItem(kind, message));
     stats.activity.push({ kind: kind, message: message });
   }
 
