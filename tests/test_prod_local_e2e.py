@@ -421,11 +421,11 @@ def test_server_logs_are_json_lines_with_the_call_sid_of_the_call(prod):
         # A forged handshake for this call, then a real stream that sends one bad frame.
         with contextlib.suppress(websockets.InvalidStatus):
             async with websockets.connect(
-                stream_url, additional_headers={"x-twilio-signature": "x"}
+                stream_url, additional_headers={"x-twilio-signature": "x"}, ssl=prod.ssl_context()
             ):
                 pass
         async with websockets.connect(
-            stream_url, additional_headers={"x-twilio-signature": signature}
+            stream_url, additional_headers={"x-twilio-signature": signature}, ssl=prod.ssl_context()
         ) as ws:
             start = {"callSid": params["CallSid"], "streamSid": "MZ" + "0" * 32, "tracks": []}
             await ws.send(json.dumps({"event": "connected", "protocol": "Call"}))
