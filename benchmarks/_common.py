@@ -434,14 +434,22 @@ def start_daphne(
 
 @contextlib.contextmanager
 def stellar_server(
-    senv: StellarEnv, *, core: str | None = SERVER_CORE, warm: bool = True, name: str = "daphne"
+    senv: StellarEnv,
+    *,
+    core: str | None = SERVER_CORE,
+    warm: bool = True,
+    name: str = "daphne",
+    tweaks: dict[str, str] | None = None,
 ) -> Iterator[Server]:
-    """stellar.asgi:application in Daphne on this environment, speech models loaded."""
+    """stellar.asgi:application in Daphne on this environment, speech models loaded.
+    `tweaks` (STELLAR_BENCH_* variables) run it through benchmarks.tweaked_asgi instead."""
     env = dict(senv.env)
     env["STELLAR_WARMUP"] = "1" if warm else "0"
+    env.update(tweaks or {})
     log = senv.var_dir / f"{name}.log"
+    app = "benchmarks.tweaked_asgi:application" if tweaks else "stellar.asgi:application"
     server = start_daphne(
-        "stellar.asgi:application",
+        app,
         env,
         log,
         core=core,

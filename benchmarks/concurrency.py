@@ -271,13 +271,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto: DATABASE_URL if set, else SQLite; postgres: DATABASE_URL or one started here",
     )
     p.add_argument("--no-echo", action="store_true", help="skip the echo baseline")
+    p.add_argument(
+        "--lookahead",
+        type=float,
+        help="experiment: seconds PacedSender sends ahead (benchmarks/tweaked_asgi.py)",
+    )
+    p.add_argument(
+        "--switch-interval", type=float, help="experiment: the server's sys.setswitchinterval"
+    )
     p.add_argument("--burst", type=int, default=50, help="concurrent webhooks in the burst")
     return p
 
 
 async def _stellar_rounds(args, ns: list[int], speech) -> tuple[list[Round], list[float], str]:
-    with database(args.db) as db, stellar_env(db) as senv, stellar_server(senv) as server:
-        print(f"  database: {senv.database}")
+    tweaks = {}
+    if args.lookahead is not None:
+        tweaks["STELLAR_BENCH_LOOKAHEAD"] = str(args.lookahead)
+    if args.switch_interval is not None:
+        tweaks["STELLAR_BENCH_SWITCH_INTERVAL"] = str(args.switch_interval)
+    with (
+        database(args.db) as db,
+        stellar_env(db) as senv,
+        stellar_server(senv, tweaks=tweaks) as server,
+    ):
+        print(f"  database: {senv.database}" + (f"; server tweaks: {tweaks}" if tweaks else ""))
         # Warm-up call: first greeting render, first STT, DB connections.
         await run_round(server, 1, duration=8.0, stagger=0, echo=False, speech=speech)
         await server.settle()
@@ -366,7 +383,7 @@ def main(argv: list[str] | None = None) -> None:
         " everything said after them. gap ms/min = silence the phone inserts per minute of"
         " agent audio\n  (it plays frames as they arrive, so each stall is heard once even when"
         " the lag that follows persists)."
-        "\n  jit = lag − the utterance's best lag (spread). echo = media round trip through the"
+        "\n  jit = lag − the utterance's best lag (spread; includes the send-ahead burst at the start). echo = media round trip through the"
         " bare Channels echo consumer (same core pinning). CPU% = server process, one core = 100;"
         "\n  others% = how much of the server's core other processes used meanwhile (> a few %:"
         " the machine was busy, the numbers are not the server's alone)."

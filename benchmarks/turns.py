@@ -134,18 +134,33 @@ def _row(r: TurnRound) -> list[str]:
     ]
 
 
-def server_stages(senv) -> dict[str, list[float]]:
-    """Per-stage values from `turn_timing` CallEvents, if the server records them."""
+def server_stages(senv) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Per-stage values from `turn_timing` CallEvents, if the server records them: for the
+    single-call phase (the second call; the first is the warm-up) and for the ramp."""
     raw = senv.tool("calls", "--events").strip().splitlines()[-1]
-    stages: dict[str, list[float]] = {}
-    for call in json.loads(raw):
+    single: dict[str, list[float]] = {}
+    ramp: dict[str, list[float]] = {}
+    for index, call in enumerate(json.loads(raw)):
+        stages = single if index == 1 else ramp if index > 1 else {}
         for event in call.get("events", []):
             if event["kind"] != "turn_timing":
                 continue
             for key, value in event["data"].items():
-                if isinstance(value, int | float):
+                if isinstance(value, bool):  # e.g. speculative_stt: shown as a share
+                    stages.setdefault(f"{key} %", []).append(100.0 * value)
+                elif isinstance(value, int | float):
                     stages.setdefault(key, []).append(float(value))
-    return stages
+    return single, ramp
+
+
+def _stage_rows(stages: dict[str, list[float]]) -> list[list[str]]:
+    rows = []
+    for key, values in sorted(stages.items()):
+        if key.endswith(" %"):
+            rows.append([key, str(len(values)), fmt(sum(values) / len(values), 0), "(share)"])
+        else:
+            rows.append([key, str(len(values)), *(fmt(x, 0) for x in pcts(values, (50, 95)))])
+    return rows
 
 
 async def _brain_once(snapshot: dict, text: str) -> None:
@@ -279,7 +294,7 @@ def main(argv: list[str] | None = None) -> None:
         with stellar_server(senv) as server:
             single, ramp = asyncio.run(_phases(args, server, lines, ns))
             stt_runs = server.log.read_text(errors="replace").count("Processing audio with")
-        stages = server_stages(senv)
+        single_stages, ramp_stages = server_stages(senv)
         snapshot = json.loads(senv.tool("snapshot").strip().splitlines()[-1])
     lat = [v * 1000 for v in single.latencies()]
     p50, p95 = pcts(lat, (50, 95))
@@ -315,17 +330,11 @@ def main(argv: list[str] | None = None) -> None:
         f"{max(held) if held else 0}"
         + ("" if len(held) < len(ramp) else " (not reached the limit: raise --ns)")
     )
-    if stages:
-        print("\n  per stage, from the server's turn_timing events (ms):")
-        print(
-            table(
-                ["stage", "n", "p50", "p95"],
-                [
-                    [k, str(len(v)), *(fmt(x, 0) for x in pcts(v, (50, 95)))]
-                    for k, v in sorted(stages.items())
-                ],
-            )
-        )
+    if single_stages or ramp_stages:
+        for title, stages in (("single call", single_stages), ("capacity ramp", ramp_stages)):
+            if stages:
+                print(f"\n  per stage, {title}, from the server's turn_timing events (ms):")
+                print(table(["stage", "n", "p50", "p95"], _stage_rows(stages)))
     else:
         print(
             "\n  the server records no per-stage timings (no `turn_timing` CallEvent); wanted, per"
@@ -333,7 +342,13 @@ def main(argv: list[str] | None = None) -> None:
             " speculative_hit, brain_ms, tts_first_ms, tts_cached, first_frame_ms, total_ms})"
         )
     if not args.no_offline:
-        print("\n  stages measured offline on the server's core with the same models (ms):")
+        from agents.speech.endpointer import EndpointerConfig
+
+        cfg = EndpointerConfig()
+        print(
+            "\n  stages measured offline on the server's core with the same models (ms; end-pointer"
+            f" at EndpointerConfig defaults: pause {cfg.pause_ms} ms, end {cfg.end_silence_ms} ms):"
+        )
         rows = offline_stages(snapshot, rendered)
         print(
             table(

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from .audio.codec import FRAME_MS
 
 FRAME_SECONDS = FRAME_MS / 1000
-LOOKAHEAD_SECONDS = 0.04  # send a little ahead so event-loop jitter never starves the caller
+# Audio is sent this far ahead of when it plays, so event-loop stalls under load are absorbed
+# by Twilio's buffer instead of heard as gaps; `clear` empties that buffer on barge-in.
+LOOKAHEAD_SECONDS = 0.2
 _ids = itertools.count(1)
 
 
@@ -25,6 +27,7 @@ class Utterance:
     complete: bool = False
     cancelled: bool = False
     sent: int = 0
+    played: int | None = None  # set when cut: frames the caller heard (sent minus in flight)
     start_ms: int | None = None
     end_call: bool = False
     meta: dict = field(default_factory=dict)
@@ -42,12 +45,16 @@ class Utterance:
         self.complete = True
         self._more.set()
 
+    @property
+    def heard_frames(self) -> int:
+        return self.sent if self.played is None else self.played
+
     def heard_text(self) -> str:
         """The words the caller heard, approximated by the share of audio that played."""
         if not self.cancelled or not self.frames:
             return self.text
         words = self.text.split()
-        return " ".join(words[: int(len(words) * self.sent / max(1, len(self.frames)))])
+        return " ".join(words[: int(len(words) * self.heard_frames / max(1, len(self.frames)))])
 
 
 class PacedSender:
@@ -79,6 +86,10 @@ class PacedSender:
     def clear(self) -> list[Utterance]:
         """Drop everything not yet played; returns the utterances cut or dropped."""
         cut = []
+        last_sent = self.current or next(reversed(self.awaiting_mark.values()), None)
+        if last_sent is not None:
+            in_flight = max(0.0, self._next_at - asyncio.get_running_loop().time())
+            last_sent.played = max(0, last_sent.sent - round(in_flight / FRAME_SECONDS))
         if self.current is not None:
             self.current.cancelled = True
             cut.append(self.current)

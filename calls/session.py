@@ -56,10 +56,10 @@ logger = logging.getLogger(__name__)
 
 MAX_MEDIA_BYTES = FRAME_BYTES * 10
 HEARTBEAT_SECONDS = 10.0
-# Transcribe speculatively 60 ms into a pause, so the text is about ready when the 500 ms
+# Transcribe speculatively 120 ms into a pause, so the text is about ready when the 500 ms
 # end-of-turn silence is confirmed (Whisper needs ≈ 0.5 s whatever the length). A pause the
 # caller talks through cancels its transcription if it has not started yet.
-ENDPOINTING = EndpointerConfig(pause_ms=60, end_silence_ms=500)
+ENDPOINTING = EndpointerConfig(pause_ms=120, end_silence_ms=500)
 SILENCE_TIMEOUT_SECONDS = 8.0
 SILENCE_REPROMPTS = 2
 TAKE_OVER_LINE = "Please hold, I'm connecting you with a colleague."
@@ -289,7 +289,7 @@ class CallSession:
         await self._send({"event": "clear", "streamSid": self.stream_sid})
         self._event("barge_in", "Caller interrupted the agent", at_ms=self._in_ms)
         for utt in cut:
-            if utt.sent == 0 and utt.meta.get("caller_text"):
+            if utt.heard_frames == 0 and utt.meta.get("caller_text"):
                 self._unanswered = f"{utt.meta['caller_text']} {self._unanswered}".strip()
             self._utterance_done(utt)
 
@@ -329,7 +329,7 @@ class CallSession:
         self._segment(
             speaker=Speaker.AGENT,
             start_ms=utt.start_ms,
-            end_ms=utt.start_ms + utt.sent * 20,
+            end_ms=utt.start_ms + utt.heard_frames * 20,
             text=utt.text if not utt.cancelled else (heard or "…"),
             interrupted=utt.cancelled,
         )
