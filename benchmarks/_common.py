@@ -7,12 +7,10 @@ Everything started here runs in its own session (process group), dies with this 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +18,10 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# One set of process helpers for the test harness and the benchmarks.
+from tests.harness.services import free_port, stop, wait_for_port
+from tests.harness.services import spawn as harness_spawn
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = "127.0.0.1"
@@ -181,54 +183,9 @@ def self_cpu_seconds() -> float:
 # --- processes -------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, port), 0.5):
-            return
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited ({proc.returncode}) before port {port} opened")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"nothing listens on {port} after {timeout}s")
-        time.sleep(0.05)
-
-
-def _die_with_parent() -> None:
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start `cmd` in its own process group, output appended to `log`."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=REPO_ROOT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-
-
-def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
-    """Signal the process, wait, then SIGKILL its whole group (it and anything it started)."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    """Start `cmd` in its own process group (killed with this process), output to `log`."""
+    return harness_spawn(cmd, log, env=env, cwd=REPO_ROOT, death_signal=signal.SIGKILL)
 
 
 def kill9(proc: subprocess.Popen) -> None:
@@ -418,7 +375,7 @@ def start_daphne(
     proc = spawn(cmd, log, env)
     server = Server(proc, port, log, core)
     try:
-        wait_for_port(port, proc, timeout=90)
+        wait_for_port(port, proc=proc, timeout=90)
         if ready_line:
             deadline = time.monotonic() + ready_timeout
             while ready_line not in log.read_text(errors="replace")[offset:]:
