@@ -151,7 +151,9 @@ def tenant_make(*, owner, name: str) -> Tenant:
     variable_set_value(variable=variable, environment=environment, value="https://crm.example")
     auth_connector = auth_connector_create(workspace=workspace, name="CRM", kind="bearer")
     auth_credentials_set(
-        auth_connector=auth_connector, environment=environment, credentials={"token": "t0k"}
+        auth_connector=auth_connector,
+        environment=environment,
+        credentials={"token": "crm-t0k-plaintext-42"},
     )
     return Tenant(
         workspace=workspace,

@@ -46,8 +46,10 @@ def test_database_holds_only_ciphertext_that_decrypts(world):
     assert SECRET_PLAINTEXT not in stored
     assert crypto.decrypt(stored) == SECRET_PLAINTEXT
     credential = AuthConnectorCredential.objects.get(auth_connector=world.a.auth_connector)
-    assert "t0k" not in raw_column(AuthConnectorCredential, "ciphertext", credential.pk)
-    assert auth_credentials_get(credential=credential) == {"token": "t0k"}
+    assert "crm-t0k-plaintext-42" not in raw_column(
+        AuthConnectorCredential, "ciphertext", credential.pk
+    )
+    assert auth_credentials_get(credential=credential) == {"token": "crm-t0k-plaintext-42"}
 
 
 def test_api_never_returns_the_value(world):
@@ -250,7 +252,7 @@ def test_every_model_is_in_the_admin_and_no_page_shows_a_secret(world):
     root.save()
     browser = Client()
     browser.force_login(root)
-    secrets = [SECRET_PLAINTEXT, AUTH_TOKEN, "t0k"]
+    secrets = [SECRET_PLAINTEXT, AUTH_TOKEN, "crm-t0k-plaintext-42"]
     secrets += list(SecretValue.objects.values_list("ciphertext", flat=True))
     secrets += list(PhoneConnector.objects.values_list("twilio_auth_token_ciphertext", flat=True))
 
@@ -304,5 +306,5 @@ def test_admin_sets_auth_credentials_write_only(world):
     assert saved.status_code == 302
     credential = AuthConnectorCredential.objects.get(environment=staging)
     assert auth_credentials_get(credential=credential) == {"token": "staging-token-77"}
-    assert auth_credentials_get(credential=existing) == {"token": "t0k"}
+    assert auth_credentials_get(credential=existing) == {"token": "crm-t0k-plaintext-42"}
     assert "staging-token-77" not in browser.get(url).content.decode()
