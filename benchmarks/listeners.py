@@ -37,6 +37,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from calls.monitor import AUDIO_BATCH_FRAMES  # noqa: E402
+from calls.outbound import LOOKAHEAD_SECONDS  # noqa: E402
 
 from ._client import CallStats, LeanCall
 from ._common import (
@@ -115,6 +116,11 @@ class Round:
 
     def lags_ms(self) -> list[float]:
         return [lag * 1000 for c in self.calls for u in c.utts for lag in u.lags()]
+
+    def late_share(self) -> float:
+        """% of agent frames that reached the phone after their play-out time (lag > 0)."""
+        lags = self.lags_ms()
+        return 100 * sum(1 for lag in lags if lag > 0) / len(lags) if lags else math.nan
 
     def send_lag_ms(self) -> list[float]:
         return [s * 1000 for c in self.calls for s in c.send_lags]
@@ -317,6 +323,7 @@ def _row(r: Round) -> list[str]:
         f"{len(listeners)}/{len(r.listeners)}" if r.listeners else "-",
         *(fmt(v, 1) for v in jit),
         fmt(pcts(r.lags_ms(), (99,))[0], 1),
+        fmt(r.late_share(), 2),
         f"{len(r.failed)}/{r.n}",
         fmt(r.cpu_a, 0),
         fmt(r.cpu_b, 0),
@@ -336,6 +343,7 @@ HEADERS = [
     "jit p95",
     "jit p99",
     "lag p99",
+    "late%",
     "failed",
     "A CPU%",
     "B CPU%",
@@ -448,10 +456,16 @@ def main(argv: list[str] | None = None) -> None:
     listen = pcts(_pooled(rounds, "listen", Round.jitter_ms), (50, 99))
     latency = pcts(_pooled(rounds, "listen", Round.latency_ms), (50, 95, 99))
     change = listen[1] - none[1]
+    late = [
+        sum(r.late_share() for r in rounds if r.kind == k) / (len(rounds) / 2)
+        for k in ("none", "listen")
+    ]
     print(
         "\n  jit = agent frame arrival − (utterance's first frame + i·20 ms) − the utterance's"
-        " best lag, ms, at the call's phone (load generator). lag = the same without the best"
-        " lag subtracted (the server sends 40 ms ahead: on time ≈ −40)."
+        " best lag, ms, at the call's phone (load generator); it includes the burst of the"
+        f" {LOOKAHEAD_SECONDS * 1000:.0f} ms the server sends ahead. lag = the same without the"
+        " best lag subtracted (≤ 0: the frame was there before its play-out time); late% ="
+        " frames with lag > 0."
         "\n  lat = caller-track monitor.audio arrival at a listener − when its last frame was"
         " sent by the phone, ms (A → Redis → B → browser). deliv% = caller-track messages"
         " received / produced per listener. agent msgs = agent-track messages received."
@@ -463,6 +477,7 @@ def main(argv: list[str] | None = None) -> None:
         f" (target < {TARGET_JITTER_CHANGE_MS:g} ms: "
         f"{'met' if abs(change) < TARGET_JITTER_CHANGE_MS else 'NOT met'})"
     )
+    print(f"  frames late at the phone: {late[0]:.2f} % without listeners, {late[1]:.2f} % with")
     print(
         f"  listener latency p50 {fmt(latency[0])} ms, p95 {fmt(latency[1])} ms,"
         f" p99 {fmt(latency[2])} ms (+ {BATCH_FRAMES * 20 - 20} ms batching of the first frame)"

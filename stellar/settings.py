@@ -104,16 +104,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
+    # Redis pub/sub: everything on the layer is live and best-effort (listen & intervene,
+    # take-over requests with their own timeout and REST fallback), so a message nobody is
+    # subscribed to may vanish. One PUBLISH per group_send, and a process receives each
+    # message once and fans it out to its local listeners (the list-based layer costs four
+    # round trips per group_send and pops one message per round trip).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # redis-py 8 reads with a 5 s socket timeout by default, exactly the blocking
-                # pop channels-redis waits on: give reads headroom or idle consumers crash.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
-                "capacity": 200,
-                "expiry": 10,
-            },
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # redis-py 8 reads with a 5 s socket timeout by default: give reads headroom.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
         }
     }
 else:

@@ -28,16 +28,15 @@ def test_channel_layer_is_redis_and_delivers():
     require_env("REDIS_URL")
     from channels.layers import get_channel_layer
 
-    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis.")
     layer = get_channel_layer()
-    assert type(layer).__module__ == "channels_redis.core"
+    assert type(layer).__module__.startswith("channels_redis.")
 
     async def round_trip() -> dict:
         channel = await layer.new_channel()
         await layer.send(channel, {"type": "harness.probe", "text": "ping"})
         received = await layer.receive(channel)
         await layer.flush()
-        await layer.close_pools()
         return received
 
     assert async_to_sync(round_trip)() == {"type": "harness.probe", "text": "ping"}

@@ -171,7 +171,8 @@ def test_supervisor_listens_live_stops_and_takes_over(live_daphne, studio_daphne
     assert page.evaluate("window.liveStats.takeOver.path") == "live"
     result = running.join()
     assert [d.number for d in result.dials] == [SUPERVISOR_NUMBER], result.errors
-    assert "colleague" in words(result.transcribe_agent()[-1])
+    # (Whisper tiny hears "colleague" as "calling" now and then: check the rest of the line.)
+    assert "connecting you with" in words(result.transcribe_agent()[-1])
     page.wait_for_function("window.liveStats.ended !== ''")
     event = CallEvent.objects.get(call=call, kind="take_over")
     assert event.data["by"] == "sam-supervisor"

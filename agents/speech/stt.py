@@ -1,8 +1,18 @@
-"""Offline speech-to-text with faster-whisper tiny (int8, CPU), shipped inside a pip package."""
+"""Offline speech-to-text with faster-whisper tiny (int8, CPU), shipped inside a pip package.
+
+Whisper's encoder is trained on 30 s windows, and faster-whisper pads every utterance to one:
+a 2 s question costs as much as 30 s of speech (≈ 0.5 s on one core). Here the window is the
+utterance plus WINDOW_PAD_SECONDS of padding (≈ 0.15 s for a phone turn). A shorter window is
+outside what the model was trained on, so every short-window result is checked (repetition,
+too many or too few words for the audio, low confidence) and decoded again in the full window
+when it looks wrong; the eval set through speech (`python -m benchmarks eval --speech`) is
+how the trade is measured.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -13,6 +23,57 @@ from calls.audio.codec import resample
 from .base import STT
 
 WHISPER_RATE = 16000
+FULL_WINDOW_FRAMES = 3000  # 30 s of 10 ms mel frames: what the model was trained on
+# Padding after the utterance in the short window. Less than ≈ 8 s makes the decoder loop on
+# its own words more often (caught by the checks below, then decoded in full: slower).
+WINDOW_PAD_SECONDS = float(os.environ.get("STELLAR_STT_WINDOW_PAD_SECONDS", "10"))
+MAX_COMPRESSION_RATIO = 1.8  # gzip ratio of the text: above it, the decoder repeated itself
+MIN_AVG_LOGPROB = -0.8
+MAX_WORDS_PER_SECOND, MIN_WORDS_PER_SECOND = 5.0, 1.0
+
+_SENTENCE_END = re.compile(r"[.?!]+")
+_WORDS = re.compile(r"[a-z0-9']+")
+_window = threading.local()  # frames the encoder gets in this thread (None: faster-whisper's)
+
+
+def _pad_or_trim(array, length: int = FULL_WINDOW_FRAMES, *, axis: int = -1):
+    """faster-whisper's pad_or_trim with the window this thread asked for."""
+    from faster_whisper.audio import pad_or_trim
+
+    frames = getattr(_window, "frames", None)
+    if frames is not None and length == FULL_WINDOW_FRAMES:
+        length = min(FULL_WINDOW_FRAMES, array.shape[axis] + frames)
+    return pad_or_trim(array, length, axis=axis)
+
+
+def _install_window_hook() -> None:
+    """faster-whisper pads segments with its module-level `pad_or_trim`: route it through
+    `_pad_or_trim`, which changes nothing unless a thread asked for a short window."""
+    import faster_whisper.transcribe as fw_transcribe
+
+    if fw_transcribe.pad_or_trim is not _pad_or_trim:
+        fw_transcribe.pad_or_trim = _pad_or_trim
+
+
+def looks_wrong(text: str, segments, seconds: float) -> bool:
+    """Signs that a short-window decode went astray (the full window is then used)."""
+    words = len(text.split())
+    if not text:
+        return seconds > 0.5
+    if words > seconds * MAX_WORDS_PER_SECOND + 3:
+        return True
+    if seconds > 1.2 and words < seconds * MIN_WORDS_PER_SECOND:
+        return True
+    sentences = [" ".join(_WORDS.findall(part.lower())) for part in _SENTENCE_END.split(text)]
+    sentences = [sentence for sentence in sentences if sentence]
+    if any(a == b for a, b in zip(sentences, sentences[1:], strict=False)):
+        return True  # "Where is your office? Where is your office?": the decoder looped
+    return any(
+        segment.compression_ratio > MAX_COMPRESSION_RATIO or segment.avg_logprob < MIN_AVG_LOGPROB
+        for segment in segments
+    )
+
+
 # Below this peak level (about -50 dBFS) there is nothing to transcribe; skipping the model also
 # avoids Whisper's habit of hallucinating "Thank you." on silence.
 _SILENCE_PEAK = 100
@@ -31,8 +92,14 @@ def bundled_model_dir() -> Path:
 class WhisperSTT(STT):
     """faster-whisper, one model per process, one decode at a time (callers use an executor)."""
 
-    def __init__(self, model_dir: str | Path | None = None, cpu_threads: int = 1) -> None:
-        """Load the local model; never touches the network (offline hub, local directory)."""
+    def __init__(
+        self,
+        model_dir: str | Path | None = None,
+        cpu_threads: int = 1,
+        window_pad_seconds: float = WINDOW_PAD_SECONDS,
+    ) -> None:
+        """Load the local model; never touches the network (offline hub, local directory).
+        window_pad_seconds ≤ 0 always decodes in the full 30 s window."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
         from faster_whisper import WhisperModel
@@ -48,6 +115,9 @@ class WhisperSTT(STT):
             local_files_only=True,
         )
         self._lock = threading.Lock()
+        self.window_frames = int(window_pad_seconds * 100) if window_pad_seconds > 0 else None
+        self.full_window_decodes = 0  # short-window results that looked wrong (see looks_wrong)
+        _install_window_hook()
 
     def transcribe(self, pcm16: np.ndarray, sample_rate: int, prompt: str | None = None) -> str:
         """Transcribe int16 mono audio at any rate; "" for silence. Blocking, thread-safe."""
@@ -55,7 +125,19 @@ class WhisperSTT(STT):
         if samples.size == 0 or int(np.abs(samples.astype(np.int32)).max()) < _SILENCE_PEAK:
             return ""
         audio = resample(samples, sample_rate, WHISPER_RATE).astype(np.float32) / 32768.0
+        seconds = len(audio) / WHISPER_RATE
         with self._lock:
+            if self.window_frames is None or seconds * 100 >= FULL_WINDOW_FRAMES:
+                return self._decode(audio, prompt, None)[0]
+            text, segments = self._decode(audio, prompt, self.window_frames)
+            if not looks_wrong(text, segments, seconds):
+                return text
+            self.full_window_decodes += 1
+            return self._decode(audio, prompt, None)[0]
+
+    def _decode(self, audio: np.ndarray, prompt: str | None, window_frames: int | None):
+        _window.frames = window_frames
+        try:
             segments, _info = self._model.transcribe(
                 audio,
                 language="en",
@@ -66,6 +148,8 @@ class WhisperSTT(STT):
                 initial_prompt=prompt or None,
                 without_timestamps=True,
             )
-            # `segments` is lazy: decoding happens while iterating, so keep it under the lock.
-            text = "".join(segment.text for segment in segments)
-        return text.strip()
+            # `segments` is lazy: decoding happens while iterating (under the caller's lock).
+            segments = list(segments)
+        finally:
+            _window.frames = None
+        return "".join(segment.text for segment in segments).strip(), segments

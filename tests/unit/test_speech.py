@@ -170,6 +170,82 @@ def test_stt_is_safe_from_several_threads(stt: STT, greeting: np.ndarray) -> Non
     assert "help" in words(results[0])
 
 
+@pytest.fixture
+def encoder_windows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The mel-frame lengths faster-whisper pads each decode to."""
+    import faster_whisper.audio
+
+    seen: list[int] = []
+    original = faster_whisper.audio.pad_or_trim
+
+    def recording(array, length=3000, *, axis=-1):
+        out = original(array, length, axis=axis)
+        seen.append(out.shape[axis])
+        return out
+
+    monkeypatch.setattr(faster_whisper.audio, "pad_or_trim", recording)
+    return seen
+
+
+def test_stt_decodes_a_short_window_and_agrees_with_the_full_one(
+    stt: STT, greeting: np.ndarray, encoder_windows: list[int]
+) -> None:
+    from agents.speech.stt import WhisperSTT
+
+    short = stt.transcribe(greeting, 8000)
+    seconds = len(greeting) / 8000
+    # the utterance plus WINDOW_PAD_SECONDS, not Whisper's 30 s
+    assert encoder_windows == [round((seconds + 10) * 100)]
+    full = WhisperSTT(window_pad_seconds=0).transcribe(greeting, 8000)
+    assert encoder_windows[1:] == [3000]
+    assert words(short) == words(full)
+
+
+def test_stt_decodes_again_in_the_full_window_when_the_short_one_looks_wrong(
+    stt: STT, greeting: np.ndarray, encoder_windows: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agents.speech import stt as stt_module
+
+    before = stt.full_window_decodes
+    monkeypatch.setattr(stt_module, "looks_wrong", lambda text, segments, seconds: True)
+    assert "thank you for calling" in words(stt.transcribe(greeting, 8000))
+    assert len(encoder_windows) == 2 and encoder_windows[0] < 3000 == encoder_windows[1]
+    assert stt.full_window_decodes == before + 1
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds", "wrong"),
+    [
+        ("What are your opening hours?", 1.6, False),
+        ("Hello? Hello, is anyone there?", 2.0, False),
+        ("Where is your office? Where is your office?", 1.5, True),  # looped
+        ("Do you take visa? " * 12, 1.1, True),  # far too many words for the audio
+        ("I'm", 3.2, True),  # far too few
+        ("", 2.0, True),
+        ("", 0.3, False),  # a cough: nothing to say
+        ("Yes.", 0.6, False),
+    ],
+)
+def test_short_window_checks(text: str, seconds: float, wrong: bool) -> None:
+    from types import SimpleNamespace
+
+    from agents.speech.stt import looks_wrong
+
+    segments = [SimpleNamespace(compression_ratio=1.1, avg_logprob=-0.2)] if text else []
+    assert looks_wrong(text, segments, seconds) is wrong
+
+
+def test_short_window_checks_trust_the_decoder_scores() -> None:
+    from types import SimpleNamespace
+
+    from agents.speech.stt import looks_wrong
+
+    text = "What are your opening hours?"
+    unsure = [SimpleNamespace(compression_ratio=1.1, avg_logprob=-1.2)]
+    repetitive = [SimpleNamespace(compression_ratio=2.6, avg_logprob=-0.1)]
+    assert looks_wrong(text, unsure, 1.6) and looks_wrong(text, repetitive, 1.6)
+
+
 # --- VAD ---------------------------------------------------------------------------------------
 
 
