@@ -4,7 +4,8 @@ Each case of eval_cases.json is one caller turn on a fresh `Conversation` of the
 snapshot defined there (knowledge Q/A, intents with examples and an action, handovers
 transfer_to_sales / transfer_to_support, an end_call action). A case counts as right when
 the turn's *outcome* is the expected one: the knowledge/intent answer is spoken, that
-handover runs, or the call ends. Reported overall, per category and per phrasing style,
+handover runs, the call ends, or — for requests the agent knows nothing about — it asks
+again instead of guessing. Reported overall, per category and per phrasing style,
 with every miss listed (what was heard, what was chosen, its score).
 
 --speech: text → Piper TTS → 8 kHz μ-law (the phone line) → Whisper → brain, so the
@@ -78,6 +79,8 @@ def is_right(snapshot: dict, expect: dict, out: Outcome) -> bool:
         return out.handover == expect["handover"]
     if expect.get("end_call"):
         return out.end_call and out.handover is None
+    if expect.get("not_understood"):
+        return out.label == "not_understood" and out.handover is None and not out.end_call
     text = expected_text(snapshot, expect)
     return out.handover is None and not out.end_call and text in out.spoken
 
@@ -87,6 +90,8 @@ def describe_expect(snapshot: dict, expect: dict) -> str:
         return f"handover {expect['handover']}"
     if expect.get("end_call"):
         return "end_call"
+    if expect.get("not_understood"):
+        return "asks again (out of scope)"
     answer = expect.get("answer")
     if isinstance(answer, int):
         return f"knowledge:{answer} ({snapshot['knowledge'][answer]['question'].split('?')[0]}?)"

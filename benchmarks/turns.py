@@ -175,7 +175,12 @@ def offline_stages(snapshot: dict, lines: dict[str, Speech]) -> list[list[str]]:
     import numpy as np
 
     from agents.engine import CallContext, Conversation, Speak
-    from agents.speech.endpointer import Endpointer, SpeechPaused, UtteranceEnded
+    from agents.speech.endpointer import (
+        CALL_ENDPOINTING,
+        Endpointer,
+        SpeechPaused,
+        UtteranceEnded,
+    )
     from agents.speech.registry import get_stt, get_tts, get_vad
 
     pin_self(SERVER_CORE)
@@ -187,7 +192,7 @@ def offline_stages(snapshot: dict, lines: dict[str, Speech]) -> list[list[str]]:
     rows = []
     for speech in lines.values():
         pcm = np.concatenate([np.asarray(speech.pcm, dtype=np.int16), np.zeros(8000, np.int16)])
-        ep = Endpointer(get_vad().new_stream())
+        ep = Endpointer(get_vad().new_stream(), CALL_ENDPOINTING)
         voiced_end_ms = (speech.last_voiced + 1) * 20
         paused_ms = ended_ms = None
         audio = None
@@ -255,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ns", default="1,2,4,6,8,10,12", help="talking callers per capacity round")
     p.add_argument("--duration", type=float, default=30.0, help="seconds per capacity round")
     p.add_argument("--no-offline", action="store_true", help="skip the offline stage timing")
+    p.add_argument("--keep", action="store_true", help="keep the temp dir (server logs)")
     return p
 
 
@@ -290,7 +296,9 @@ def main(argv: list[str] | None = None) -> None:
     rendered = render_caller_lines(LINES)
     lines = [rendered[t] for t in LINES]
     pin_self(CLIENT_CORE)
-    with stellar_env() as senv:
+    with stellar_env(keep=args.keep) as senv:
+        if args.keep:
+            print(f"  server logs: {senv.var_dir}")
         with stellar_server(senv) as server:
             single, ramp = asyncio.run(_phases(args, server, lines, ns))
             stt_runs = server.log.read_text(errors="replace").count("Processing audio with")
@@ -342,12 +350,11 @@ def main(argv: list[str] | None = None) -> None:
             " speculative_hit, brain_ms, tts_first_ms, tts_cached, first_frame_ms, total_ms})"
         )
     if not args.no_offline:
-        from agents.speech.endpointer import EndpointerConfig
+        from agents.speech.endpointer import CALL_ENDPOINTING as cfg
 
-        cfg = EndpointerConfig()
         print(
             "\n  stages measured offline on the server's core with the same models (ms; end-pointer"
-            f" at EndpointerConfig defaults: pause {cfg.pause_ms} ms, end {cfg.end_silence_ms} ms):"
+            f" as calls use it: pause {cfg.pause_ms} ms, end {cfg.end_silence_ms} ms):"
         )
         rows = offline_stages(snapshot, rendered)
         print(

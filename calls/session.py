@@ -28,8 +28,8 @@ from agents.engine import (
     Speak,
 )
 from agents.speech.endpointer import (
+    CALL_ENDPOINTING,
     Endpointer,
-    EndpointerConfig,
     SpeechPaused,
     SpeechStarted,
     UtteranceEnded,
@@ -56,10 +56,6 @@ logger = logging.getLogger(__name__)
 
 MAX_MEDIA_BYTES = FRAME_BYTES * 10
 HEARTBEAT_SECONDS = 10.0
-# Transcribe speculatively 120 ms into a pause, so the text is about ready when the 500 ms
-# end-of-turn silence is confirmed (Whisper needs ≈ 0.5 s whatever the length). A pause the
-# caller talks through cancels its transcription if it has not started yet.
-ENDPOINTING = EndpointerConfig(pause_ms=120, end_silence_ms=500)
 SILENCE_TIMEOUT_SECONDS = 8.0
 SILENCE_REPROMPTS = 2
 TAKE_OVER_LINE = "Please hold, I'm connecting you with a colleague."
@@ -95,7 +91,7 @@ class CallSession:
         self._tasks: list[asyncio.Task] = []
         self._inputs: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
         self._persist = Persister(call.call_sid)
-        self._endpointer = Endpointer(get_vad().new_stream(), ENDPOINTING)
+        self._endpointer = Endpointer(get_vad().new_stream(), CALL_ENDPOINTING)
         self._last_heartbeat = time.monotonic()
         self._speculative: tuple[int, asyncio.Future[str]] | None = None
         self._busy = False  # a turn is being answered

@@ -37,6 +37,10 @@ class Embedder:
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
+    def knows(self, word: str) -> bool:
+        """Whether the model's vocabulary has this lower-case word whole."""
+        return self._tokenizer.token_to_id(word) is not None
+
     def embed(self, texts: list[str]) -> np.ndarray:
         """Unit-length vectors, one row per text (mean pooling, as sentence-transformers)."""
         with self._lock:

@@ -43,6 +43,13 @@ class EndpointerConfig:
     trailing_floor_db: float = 40.0
 
 
+# What calls use: transcribe speculatively 120 ms into a pause, so the text is ready when the
+# 500 ms end-of-turn silence is confirmed (Whisper needs ≈ 0.15-0.2 s for a phone turn, see
+# speech/stt.py). A pause the caller talks through cancels its transcription if it has not
+# started yet.
+CALL_ENDPOINTING = EndpointerConfig(pause_ms=120, end_silence_ms=500)
+
+
 @dataclass(frozen=True, slots=True)
 class SpeechStarted:
     """The caller started speaking at `t_ms` (first voiced frame of the onset run)."""

@@ -11,9 +11,11 @@ how the trade is measured.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +33,8 @@ MAX_COMPRESSION_RATIO = 1.8  # gzip ratio of the text: above it, the decoder rep
 MIN_AVG_LOGPROB = -0.8
 MAX_WORDS_PER_SECOND, MIN_WORDS_PER_SECOND = 5.0, 1.0
 
-_SENTENCE_END = re.compile(r"[.?!]+")
+logger = logging.getLogger(__name__)
+_SENTENCE_SPLIT = re.compile(r"(?<=[.?!])\s+")
 _WORDS = re.compile(r"[a-z0-9']+")
 _window = threading.local()  # frames the encoder gets in this thread (None: faster-whisper's)
 
@@ -55,23 +58,35 @@ def _install_window_hook() -> None:
         fw_transcribe.pad_or_trim = _pad_or_trim
 
 
+def collapse_repeats(text: str) -> str:
+    """One copy of a sentence the decoder repeated: "Where is your office? Where is your
+    office?" → "Where is your office?". In a short window Whisper does not see where the
+    audio ends and, steered by a prompt with the same words, says the last sentence again."""
+    out: list[str] = []
+    for part in _SENTENCE_SPLIT.split(text.strip()):
+        if out and _words(part) == _words(out[-1]) and _words(part):
+            continue
+        out.append(part)
+    return " ".join(out)
+
+
 def looks_wrong(text: str, segments, seconds: float) -> bool:
     """Signs that a short-window decode went astray (the full window is then used)."""
-    words = len(text.split())
     if not text:
         return seconds > 0.5
+    words = len(text.split())
     if words > seconds * MAX_WORDS_PER_SECOND + 3:
         return True
     if seconds > 1.2 and words < seconds * MIN_WORDS_PER_SECOND:
         return True
-    sentences = [" ".join(_WORDS.findall(part.lower())) for part in _SENTENCE_END.split(text)]
-    sentences = [sentence for sentence in sentences if sentence]
-    if any(a == b for a, b in zip(sentences, sentences[1:], strict=False)):
-        return True  # "Where is your office? Where is your office?": the decoder looped
-    return any(
-        segment.compression_ratio > MAX_COMPRESSION_RATIO or segment.avg_logprob < MIN_AVG_LOGPROB
-        for segment in segments
-    )
+    data = text.encode()
+    if len(data) / len(zlib.compress(data)) > MAX_COMPRESSION_RATIO:
+        return True  # the decoder looped inside a sentence
+    return any(segment.avg_logprob < MIN_AVG_LOGPROB for segment in segments)
+
+
+def _words(text: str) -> list[str]:
+    return _WORDS.findall(text.lower())
 
 
 # Below this peak level (about -50 dBFS) there is nothing to transcribe; skipping the model also
@@ -130,9 +145,11 @@ class WhisperSTT(STT):
             if self.window_frames is None or seconds * 100 >= FULL_WINDOW_FRAMES:
                 return self._decode(audio, prompt, None)[0]
             text, segments = self._decode(audio, prompt, self.window_frames)
+            text = collapse_repeats(text)
             if not looks_wrong(text, segments, seconds):
                 return text
             self.full_window_decodes += 1
+            logger.debug("short-window transcript of %.1f s looked wrong: full window", seconds)
             return self._decode(audio, prompt, None)[0]
 
     def _decode(self, audio: np.ndarray, prompt: str | None, window_frames: int | None):
