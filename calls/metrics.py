@@ -18,7 +18,8 @@ FRAMES_DROPPED = Counter(
     "stellar_frames_dropped_total", "Inbound frames rejected as bad input", ["reason"]
 )
 MONITOR_DROPPED = Counter(
-    "stellar_monitor_messages_dropped_total", "Live-monitor messages dropped (slow listeners)"
+    "stellar_monitor_messages_dropped_total",
+    "Live-monitor messages not sent to listeners (the call's process fell behind)",
 )
 HANDOVER_OUTCOMES = Counter(
     "stellar_handover_outcomes_total", "Handover dial outcomes", ["outcome"]

@@ -17,9 +17,12 @@ call → listeners (monitor group)
   {"type": "monitor.transcript", "speaker", "text", "start_ms", "end_ms", "interrupted"}
   {"type": "monitor.event", "kind", "message"}
   {"type": "monitor.ended", "reason"}
+  {"type": "monitor.batch", "messages": [<any of the above>, …]}
 
-Fan-out is best-effort: nothing is sent while nobody listens, at most MAX_IN_FLIGHT sends are
-pending per call, and the audio path never awaits a send (a slow listener loses messages).
+Fan-out is best-effort: nothing is sent while nobody listens, and the audio path never awaits
+a send. Each call has at most one send in flight; what the call produces meanwhile goes out
+together in the next one (a monitor.batch), so a busy process sends fewer, larger messages
+instead of queueing more. At most MAX_PENDING messages wait; past that the oldest are dropped.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 LISTENER_TTL = 15.0
 AUDIO_BATCH_FRAMES = 10  # 200 ms per monitor.audio message: 10 messages/s per listened call
-MAX_IN_FLIGHT = 8
+MAX_PENDING = 50  # ≈ 2.5 s of both tracks at 10 messages/s each
 
 
 def monitor_group(call_id: int) -> str:
@@ -52,7 +55,8 @@ class MonitorFeed:
         self.group = monitor_group(call_id)
         self._layer = channel_layer
         self._listeners: dict[str, float] = {}
-        self._in_flight = 0
+        self._pending: list[dict[str, Any]] = []
+        self._sender: asyncio.Task | None = None
         self._audio: dict[str, list[bytes]] = {"caller": [], "agent": []}
         self._audio_at: dict[str, int] = {"caller": 0, "agent": 0}
 
@@ -104,15 +108,19 @@ class MonitorFeed:
             self._publish({"type": "monitor.ended", "reason": reason})
 
     def _publish(self, message: dict[str, Any]) -> None:
-        if self._in_flight >= MAX_IN_FLIGHT:
+        self._pending.append(message)
+        if len(self._pending) > MAX_PENDING:
+            del self._pending[0]
             metrics.MONITOR_DROPPED.inc()
-            return
-        self._in_flight += 1
-        task = asyncio.create_task(self._layer.group_send(self.group, message))
-        task.add_done_callback(self._sent)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_pending())
 
-    def _sent(self, task: asyncio.Task) -> None:
-        self._in_flight -= 1
-        if not task.cancelled() and task.exception() is not None:
-            metrics.MONITOR_DROPPED.inc()
-            logger.debug("monitor send failed: %s", task.exception())
+    async def _send_pending(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            message = batch[0] if len(batch) == 1 else {"type": "monitor.batch", "messages": batch}
+            try:
+                await self._layer.group_send(self.group, message)
+            except Exception as exc:  # best effort: the call goes on without its listeners
+                metrics.MONITOR_DROPPED.inc(len(batch))
+                logger.debug("monitor send failed: %s", exc)

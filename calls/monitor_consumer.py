@@ -172,6 +172,19 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
         if self._reply is not None and not self._reply.done():
             self._reply.set_result((bool(message.get("ok")), str(message.get("detail", ""))))
 
+    async def monitor_batch(self, message: dict) -> None:
+        """Several messages of the call at once (see calls/monitor.py), in order."""
+        handlers = {
+            "monitor.audio": self.monitor_audio,
+            "monitor.transcript": self.monitor_transcript,
+            "monitor.event": self.monitor_event,
+            "monitor.ended": self.monitor_ended,
+        }
+        for item in message.get("messages") or []:
+            handler = handlers.get(item.get("type")) if isinstance(item, dict) else None
+            if handler is not None:
+                await handler(item)
+
     async def monitor_audio(self, message: dict) -> None:
         if self._fresh(message):
             await self.send_json(message)

@@ -185,6 +185,16 @@ def test_monitor_consumer_joins_forwards_and_asks_the_call_to_take_over():
         )
         assert (await comm.receive_json_from())["at_ms"] == 100_000
         assert (await comm.receive_json_from())["type"] == "monitor.event"
+        # what a busy call sends in one go arrives as the messages it holds, in order
+        batch = [
+            {"type": "monitor.transcript", "speaker": "caller", "text": "Sales please"},
+            {"type": "monitor.audio", "track": "agent", "at_ms": 100_200, "payload": "//8="},
+            {"type": "call.take_over", "by": "mallory"},  # not a monitor message: ignored
+            "garbage",
+        ]
+        await layer.group_send(monitor_group(call.pk), {"type": "monitor.batch", "messages": batch})
+        assert (await comm.receive_json_from())["text"] == "Sales please"
+        assert (await comm.receive_json_from())["track"] == "agent"
         await comm.send_json_to({"event": "media", "media": {"payload": "//8="}})  # ignored
         await comm.send_json_to({"action": "take_over", "handover": "transfer_to_sales"})
         asked = await next_on(layer, fake_call)
@@ -226,3 +236,60 @@ def test_monitor_consumer_refuses_strangers_and_anonymous():
 
     assert asyncio.run(attempt(stranger)) == (False, 4403)
     assert asyncio.run(attempt(AnonymousUser())) == (False, 4403)
+
+
+class SlowLayer:
+    """A channel layer whose group_send waits until released: a busy call process."""
+
+    def __init__(self):
+        self.sent: list[dict] = []
+        self.release = asyncio.Event()
+
+    async def group_send(self, group: str, message: dict) -> None:
+        await self.release.wait()
+        self.release.clear()
+        self.sent.append(message)
+
+
+def test_monitor_feed_sends_one_at_a_time_and_batches_what_waits():
+    from calls import metrics
+    from calls.monitor import MAX_PENDING, MonitorFeed
+
+    async def scenario() -> None:
+        layer = SlowLayer()
+        feed = MonitorFeed(7, layer)
+        feed.event("dtmf", "nobody listens yet")  # not sent at all
+        feed.listener_joined("listener-1")
+        feed.event("dtmf", "one")
+        await asyncio.sleep(0)  # its send starts (and hangs)
+        for n in range(3):
+            feed.transcript(speaker="caller", text=f"line {n}")
+        await asyncio.sleep(0)
+        layer.release.set()  # the first send completes; the three others went on waiting
+        while len(layer.sent) < 1:
+            await asyncio.sleep(0)
+        layer.release.set()
+        while len(layer.sent) < 2:
+            await asyncio.sleep(0)
+        assert layer.sent[0] == {"type": "monitor.event", "kind": "dtmf", "message": "one"}
+        assert layer.sent[1]["type"] == "monitor.batch"
+        assert [m["text"] for m in layer.sent[1]["messages"]] == ["line 0", "line 1", "line 2"]
+
+        # a call that produces more than MAX_PENDING while one send hangs keeps the newest
+        dropped = metrics.MONITOR_DROPPED._value.get()
+        feed.event("dtmf", "stuck")
+        await asyncio.sleep(0)
+        for n in range(MAX_PENDING + 5):
+            feed.transcript(speaker="caller", text=f"more {n}")
+        assert metrics.MONITOR_DROPPED._value.get() == dropped + 5
+        layer.release.set()
+        while len(layer.sent) < 3:
+            await asyncio.sleep(0)
+        layer.release.set()
+        while len(layer.sent) < 4:
+            await asyncio.sleep(0)
+        waited = [m["text"] for m in layer.sent[3]["messages"]]
+        assert waited[0] == "more 5" and waited[-1] == f"more {MAX_PENDING + 4}"
+        assert len(waited) == MAX_PENDING
+
+    asyncio.run(asyncio.wait_for(scenario(), 5))

@@ -195,7 +195,7 @@ def test_stt_decodes_a_short_window_and_agrees_with_the_full_one(
     short = stt.transcribe(greeting, 8000)
     seconds = len(greeting) / 8000
     # the utterance plus WINDOW_PAD_SECONDS, not Whisper's 30 s
-    assert encoder_windows == [round((seconds + 10) * 100)]
+    assert len(encoder_windows) == 1 and abs(encoder_windows[0] - (seconds + 10) * 100) <= 2
     full = WhisperSTT(window_pad_seconds=0).transcribe(greeting, 8000)
     assert encoder_windows[1:] == [3000]
     assert words(short) == words(full)
