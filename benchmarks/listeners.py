@@ -475,7 +475,7 @@ def main(argv: list[str] | None = None) -> None:
         f"\n  call frame jitter p99: {fmt(none[1])} ms without listeners, {fmt(listen[1])} ms"
         f" with {args.listeners} per call: change {fmt(change)} ms"
         f" (target < {TARGET_JITTER_CHANGE_MS:g} ms: "
-        f"{'met' if abs(change) < TARGET_JITTER_CHANGE_MS else 'NOT met'})"
+        f"{'met' if change < TARGET_JITTER_CHANGE_MS else 'NOT met'})"
     )
     print(f"  frames late at the phone: {late[0]:.2f} % without listeners, {late[1]:.2f} % with")
     print(
