@@ -9,7 +9,8 @@ again instead of guessing. Reported overall, per category and per phrasing style
 with every miss listed (what was heard, what was chosen, its score).
 
 --speech: text → Piper TTS → 8 kHz μ-law (the phone line) → Whisper → brain, so the
-recognition errors of the embedded stack count too (≈ 0.5 s per case on one core).
+recognition errors of the embedded stack count too (≈ 0.2 s per case on one core). Piper
+renders a line slightly differently each time, so `--rounds N` says every case N times.
 Target ≥ 95 %.
 """
 
@@ -135,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_args(p)
     p.add_argument("--speech", action="store_true", help="go through TTS → μ-law → STT first")
     p.add_argument("--cases", type=Path, default=CASES_FILE, help="cases file (JSON)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="with --speech: say every case this many times (Piper's voice varies a little"
+        " from one rendering to the next, and so does what Whisper hears)",
+    )
     return p
 
 
@@ -144,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     snapshot, cases = data["agent"], data["cases"]
     if args.quick and args.speech:
         cases = cases[::4]
+    if args.speech and args.rounds > 1:
+        cases = cases * args.rounds
     banner(
         f"eval: {len(cases)} caller turns, embedded brain" + (" via speech" if args.speech else "")
     )

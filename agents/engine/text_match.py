@@ -1,6 +1,6 @@
 """Matching what the caller said against the agent's own phrases: sentence-embedding cosine,
-after light normalisation of speech-style text (informal contractions, and misspellings of
-words the agent's configuration uses: "my door bell is brocken" → "… broken")."""
+after light normalisation of speech-style text (hesitations, informal contractions, and
+misspellings of words the agent's configuration uses: "my door bell is brocken" → "… broken")."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ INFORMAL = {
     "kinda": "kind of",
     "dunno": "don't know",
 }
+HESITATIONS = frozenset(["uh", "uhm", "um", "umm", "er", "erm", "ah", "hmm", "mm"])
+_DISCOURSE_LIKE = re.compile(r",\s*like,", re.IGNORECASE)  # "it is, like, dead"
 SPELLING_CUTOFF = 0.8  # difflib ratio: "brocken" → "broken" 0.92, "by" is never touched
 _WORD = re.compile(r"[a-z]+")
 
@@ -35,11 +37,14 @@ class SemanticMatcher:
         self._vectors = None  # embedded on first use, off the event loop (see Conversation)
 
     def normalize(self, text: str, known) -> str:
-        """Informal contractions spelled out; a word the model's vocabulary does not know is
-        replaced by the closest word of the agent's configuration, if one is close enough."""
+        """Hesitations dropped, informal contractions spelled out; a word the model's vocabulary
+        does not know is replaced by the closest word of the agent's configuration, if one is
+        close enough."""
         out = []
-        for word in text.split():
+        for word in _DISCOURSE_LIKE.sub(",", text).split():
             core = word.lower().strip(",.?!;:")
+            if core in HESITATIONS:
+                continue
             if core in INFORMAL:
                 out.append(INFORMAL[core])
             elif core.isalpha() and len(core) >= 4 and not known(core):

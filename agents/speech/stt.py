@@ -30,7 +30,7 @@ FULL_WINDOW_FRAMES = 3000  # 30 s of 10 ms mel frames: what the model was traine
 # its own words more often (caught by the checks below, then decoded in full: slower).
 WINDOW_PAD_SECONDS = float(os.environ.get("STELLAR_STT_WINDOW_PAD_SECONDS", "10"))
 MAX_COMPRESSION_RATIO = 1.8  # gzip ratio of the text: above it, the decoder repeated itself
-MIN_AVG_LOGPROB = -0.8
+MIN_AVG_LOGPROB = -0.7  # mean token log-probability: below it, the decoder was guessing
 MAX_WORDS_PER_SECOND, MIN_WORDS_PER_SECOND = 5.0, 1.0
 
 logger = logging.getLogger(__name__)

@@ -76,6 +76,10 @@ def test_speech_style_words_are_normalised_toward_the_agent_vocabulary() -> None
     knows = get_embedder().knows
     assert matcher.normalize("my door bell is brocken", knows) == "my door bell is broken"
     assert matcher.normalize("I wanna by a new doorbell", knows) == "I want to by a new doorbell"
+    assert matcher.normalize("uh, the hub is, like, completely dead", knows) == (
+        "the hub is, completely dead"
+    )
+    assert matcher.normalize("I'd like a quote", knows) == "I'd like a quote"
     # words the model knows stay as they are, even when the agent uses a similar one
     assert matcher.normalize("it's a brokerage question", knows) == "it's a brokerage question"
 
