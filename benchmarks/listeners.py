@@ -62,6 +62,11 @@ from ._common import (
 CALLER_LINE = "Hi, what are your opening hours?"
 BATCH_FRAMES = AUDIO_BATCH_FRAMES
 TARGET_JITTER_CHANGE_MS = 5.0
+PHASES = (  # the calls start within --stagger s of each other, all greet, then one caller line
+    (0.0, 4.0, "first 4 s (the calls setting up at once)"),
+    (4.0, 12.0, "4-12 s"),
+    (12.0, math.inf, "after 12 s"),
+)
 
 
 class TimedCall(LeanCall):
@@ -84,6 +89,7 @@ class ListenerStats:
     agent_msgs: int = 0
     transcripts: int = 0
     latencies: list[float] = field(default_factory=list)  # seconds, caller track
+    latency_at: list[float] = field(default_factory=list)  # seconds into the call, same order
 
 
 @dataclass
@@ -125,8 +131,14 @@ class Round:
     def send_lag_ms(self) -> list[float]:
         return [s * 1000 for c in self.calls for s in c.send_lags]
 
-    def latency_ms(self) -> list[float]:
-        return [x * 1000 for s in self.listeners for x in s.latencies]
+    def latency_ms(self, since: float = 0.0, until: float = math.inf) -> list[float]:
+        """Listener latencies of the caller audio from `since` to `until` s into the calls."""
+        return [
+            x * 1000
+            for s in self.listeners
+            for x, at in zip(s.latencies, s.latency_at, strict=True)
+            if since <= at < until
+        ]
 
     def delivery(self) -> float:
         got = sum(s.caller_msgs for s in self.listeners)
@@ -164,6 +176,7 @@ async def _listen(
                 last = int(message.get("at_ms", 0)) // 20 + BATCH_FRAMES - 1
                 if 0 <= last < len(call.sent_at):
                     stats.latencies.append(now - call.sent_at[last])
+                    stats.latency_at.append(int(message["at_ms"]) / 1000)
             elif kind == "monitor.transcript":
                 stats.transcripts += 1
             elif kind == "monitor.ended":
@@ -482,6 +495,12 @@ def main(argv: list[str] | None = None) -> None:
         f"  listener latency p50 {fmt(latency[0])} ms, p95 {fmt(latency[1])} ms,"
         f" p99 {fmt(latency[2])} ms (+ {BATCH_FRAMES * 20 - 20} ms batching of the first frame)"
     )
+    print("  listener latency by when in the call the audio was spoken (ms):")
+    for since, until, what in PHASES:
+        lat = pcts(
+            _pooled(rounds, "listen", lambda r, a=since, b=until: r.latency_ms(a, b)), (50, 95)
+        )
+        print(f"    {what:<38} p50 {fmt(lat[0])}, p95 {fmt(lat[1])}")
     print(f"  wall {time.monotonic() - t0:.0f} s; load average now {loadavg()}")
 
 
