@@ -1,9 +1,14 @@
 """Celery tasks of the calls app: thin wrappers around calls.finalize."""
 
+import logging
+
 from celery import shared_task
 
 from . import finalize
 from .metrics import FINALIZE_OUTCOMES
+from .models import Call
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -11,12 +16,20 @@ from .metrics import FINALIZE_OUTCOMES
     reject_on_worker_lost=True,
     autoretry_for=(Exception,),
     retry_backoff=2,
-    retry_backoff_max=300,
+    # Below the broker's visibility timeout (300 s): a retry waiting longer than that would be
+    # handed out again meanwhile (harmless, finalizing is idempotent, but a storm of copies).
+    retry_backoff_max=240,
     max_retries=8,
 )
 def finalize_call(call_id: int) -> None:
     try:
         finalize.call_finalize(call_id=call_id)
+    except Call.DoesNotExist:
+        # Deleted since it ended (a workspace removed, retention): nothing left to do, and
+        # retrying would never find it.
+        FINALIZE_OUTCOMES.labels("gone").inc()
+        logger.warning("finalize_call: call %s no longer exists", call_id)
+        return
     except Exception:
         FINALIZE_OUTCOMES.labels("error").inc()
         raise

@@ -87,3 +87,14 @@ def test_retention_deletes_old_recordings_and_their_files():
     import os
 
     assert not os.path.exists(path)
+
+
+def test_finalizing_a_call_that_was_deleted_ends_the_task_without_retries():
+    from calls.tasks import finalize_call
+
+    call = recorded_call()
+    call_id = call.pk
+    call.delete()
+    result = finalize_call.apply(args=(call_id,))  # in this process, as a worker would run it
+    assert result.successful() and result.result is None
+    assert Call.objects.filter(pk=call_id).count() == 0
