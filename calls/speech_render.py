@@ -7,7 +7,6 @@ kept, so they start playing at once; `prerender` does it ahead of the first call
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,32 +20,12 @@ from .audio.codec import frames, pcm16_to_ulaw
 
 logger = logging.getLogger(__name__)
 
-SPEECH_NICE, PRERENDER_NICE = 5, 10
-
-
-def _lower_priority(increment: int) -> None:
-    """Make this thread yield the CPU to the event loop (Linux schedules threads one by one)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), increment)
-    except (AttributeError, OSError):  # not Linux, or not allowed: same priority as the loop
-        logger.debug("could not lower the priority of %s", threading.current_thread().name)
-
-
-# Speech inference runs here, off the event loop, so one call's STT never stalls another's audio;
-# at a lower priority than the loop, so a busy core delays transcripts, not the audio of calls.
+# Speech inference runs here, off the event loop, so one call's STT never stalls another's audio.
 SPEECH_POOL = ThreadPoolExecutor(
-    max_workers=getattr(settings, "STELLAR_SPEECH_THREADS", 2),
-    thread_name_prefix="speech",
-    initializer=_lower_priority,
-    initargs=(SPEECH_NICE,),
+    max_workers=getattr(settings, "STELLAR_SPEECH_THREADS", 2), thread_name_prefix="speech"
 )
 # Background rendering of fixed lines never competes with a live turn for SPEECH_POOL.
-PRERENDER_POOL = ThreadPoolExecutor(
-    max_workers=1,
-    thread_name_prefix="prerender",
-    initializer=_lower_priority,
-    initargs=(PRERENDER_NICE,),
-)
+PRERENDER_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prerender")
 
 
 CACHE_SIZE = 1024
