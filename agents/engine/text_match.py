@@ -71,10 +71,3 @@ class SemanticMatcher:
         for label, value in zip(self._labels, similarity, strict=True):
             best[label] = max(best.get(label, -1.0), float(value))
         return best
-
-    def best(self, text: str) -> tuple[str | None, float]:
-        scores = self.scores(text)
-        if not scores:
-            return None, 0.0
-        label = max(scores, key=scores.__getitem__)
-        return label, scores[label]

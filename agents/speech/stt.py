@@ -63,10 +63,13 @@ def collapse_repeats(text: str) -> str:
     office?" → "Where is your office?". In a short window Whisper does not see where the
     audio ends and, steered by a prompt with the same words, says the last sentence again."""
     out: list[str] = []
+    previous: list[str] = []
     for part in _SENTENCE_SPLIT.split(text.strip()):
-        if out and _words(part) == _words(out[-1]) and _words(part):
+        words = _WORDS.findall(part.lower())
+        if words and words == previous:
             continue
         out.append(part)
+        previous = words
     return " ".join(out)
 
 
@@ -83,10 +86,6 @@ def looks_wrong(text: str, segments, seconds: float) -> bool:
     if len(data) / len(zlib.compress(data)) > MAX_COMPRESSION_RATIO:
         return True  # the decoder looped inside a sentence
     return any(segment.avg_logprob < MIN_AVG_LOGPROB for segment in segments)
-
-
-def _words(text: str) -> list[str]:
-    return _WORDS.findall(text.lower())
 
 
 # Below this peak level (about -50 dBFS) there is nothing to transcribe; skipping the model also
