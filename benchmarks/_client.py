@@ -91,6 +91,34 @@ class CallStats:
         return sum(len(u.arrivals) for u in self.utts)
 
 
+def lags_ms(calls: list[CallStats], which: str = "all") -> list[float]:
+    """Agent frames' lags (AgentUtt.lags), ms: all, greeting (each call's first utterance,
+    played while calls connect) or later."""
+    out = []
+    for c in calls:
+        for i, u in enumerate(c.utts):
+            if which == "all" or (which == "greeting") == (i == 0):
+                out += [lag * 1000 for lag in u.lags()]
+    return out
+
+
+def jitter_ms(calls: list[CallStats]) -> list[float]:
+    """Each agent frame's lag minus the best lag of its utterance, ms."""
+    out = []
+    for c in calls:
+        for u in c.utts:
+            lags = u.lags()
+            if lags:
+                best = min(lags)
+                out += [(lag - best) * 1000 for lag in lags]
+    return out
+
+
+def send_lag_ms(calls: list[CallStats]) -> list[float]:
+    """The load generator's own lateness against its send schedule, ms (validity check)."""
+    return [s * 1000 for c in calls for s in c.send_lags]
+
+
 class LeanCall:
     """One call. `run(duration)` streams caller audio for `duration` s, then hangs up."""
 

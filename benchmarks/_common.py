@@ -30,6 +30,8 @@ CLIENT_CORE = os.environ.get("STELLAR_BENCH_CLIENT_CORE", "0")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # The demo workspace of `manage.py stellar_demo` (agents/management/commands/stellar_demo.py).
+# What the caller says in `concurrency` and `listeners` (a knowledge question of the demo agent).
+CALLER_LINE = "Hi, what are your opening hours?"
 DEMO_IDENTIFIER = "demo-support-line"
 DEMO_ACCOUNT_SID = "AC" + "d" * 32
 DEMO_AUTH_TOKEN = "demo-auth-token-not-a-real-secret"

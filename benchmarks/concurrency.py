@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from ._client import CallStats, LeanCall
+from ._client import CallStats, LeanCall, jitter_ms, lags_ms, send_lag_ms
 from ._common import (
+    CALLER_LINE,
     CLIENT_CORE,
     SERVER_CORE,
     Server,
@@ -46,8 +47,6 @@ from ._common import (
     stop,
     table,
 )
-
-CALLER_LINE = "Hi, what are your opening hours?"
 
 
 @dataclass
@@ -86,13 +85,7 @@ class Round:
         return reasons
 
     def lags_ms(self, which: str = "all") -> list[float]:
-        """all, greeting (each call's first utterance, played while calls connect) or later."""
-        out = []
-        for c in self.calls:
-            for i, u in enumerate(c.utts):
-                if which == "all" or (which == "greeting") == (i == 0):
-                    out += [lag * 1000 for lag in u.lags()]
-        return out
+        return lags_ms(self.calls, which)
 
     def gap_ms_per_min(self) -> float:
         """Audible gaps (phone playout model) per minute of agent audio, ms."""
@@ -101,14 +94,7 @@ class Round:
         return gaps / audio if audio else math.nan
 
     def jitter_ms(self) -> list[float]:
-        out = []
-        for c in self.calls:
-            for u in c.utts:
-                lags = u.lags()
-                if lags:
-                    best = min(lags)
-                    out += [(lag - best) * 1000 for lag in lags]
-        return out
+        return jitter_ms(self.calls)
 
     def rtts_ms(self) -> list[float]:
         return [r * 1000 for c in self.calls for r in c.rtts]
@@ -117,7 +103,7 @@ class Round:
         return [c.webhook_latency * 1000 for c in self.calls if c.webhook_latency is not None]
 
     def send_lag_ms(self) -> list[float]:
-        return [s * 1000 for c in self.calls for s in c.send_lags]
+        return send_lag_ms(self.calls)
 
 
 async def _monitor(server: Server, stop_event: asyncio.Event) -> None:

@@ -39,8 +39,9 @@ from websockets.exceptions import ConnectionClosed
 from calls.monitor import AUDIO_BATCH_FRAMES  # noqa: E402
 from calls.outbound import LOOKAHEAD_SECONDS  # noqa: E402
 
-from ._client import CallStats, LeanCall
+from ._client import CallStats, LeanCall, jitter_ms, lags_ms, send_lag_ms
 from ._common import (
+    CALLER_LINE,
     CLIENT_CORE,
     SERVER_CORE,
     Server,
@@ -59,7 +60,6 @@ from ._common import (
     table,
 )
 
-CALLER_LINE = "Hi, what are your opening hours?"
 BATCH_FRAMES = AUDIO_BATCH_FRAMES
 TARGET_JITTER_CHANGE_MS = 5.0
 PHASES = (  # the calls start within --stagger s of each other, all greet, then one caller line
@@ -111,17 +111,10 @@ class Round:
         return [c for c in self.calls if c.error or c.closed_by_server or not c.media_received]
 
     def jitter_ms(self) -> list[float]:
-        out = []
-        for c in self.calls:
-            for u in c.utts:
-                lags = u.lags()
-                if lags:
-                    best = min(lags)
-                    out += [(lag - best) * 1000 for lag in lags]
-        return out
+        return jitter_ms(self.calls)
 
     def lags_ms(self) -> list[float]:
-        return [lag * 1000 for c in self.calls for u in c.utts for lag in u.lags()]
+        return lags_ms(self.calls)
 
     def late_share(self) -> float:
         """% of agent frames that reached the phone after their play-out time (lag > 0)."""
@@ -129,7 +122,7 @@ class Round:
         return 100 * sum(1 for lag in lags if lag > 0) / len(lags) if lags else math.nan
 
     def send_lag_ms(self) -> list[float]:
-        return [s * 1000 for c in self.calls for s in c.send_lags]
+        return send_lag_ms(self.calls)
 
     def latency_ms(self, since: float = 0.0, until: float = math.inf) -> list[float]:
         """Listener latencies of the caller audio from `since` to `until` s into the calls."""
