@@ -48,6 +48,12 @@ def development(line) -> Environment:
     return Environment.objects.get(workspace=line.agent.workspace, kind="development")
 
 
+def owners_session(line):
+    """A Playground session of the line's agent, started by the workspace owner."""
+    owner = line.agent.workspace.memberships.get(role=Role.OWNER).user
+    return playground_session_create(user=owner, agent=line.agent, environment=development(line))
+
+
 @pytest.mark.django_db
 def test_playground_session_is_a_call_of_the_draft_or_a_version():
     line = build_line()
@@ -108,11 +114,7 @@ def test_playground_token_opens_only_its_users_unfinished_session():
 @pytest.mark.django_db
 def test_take_over_choice_is_one_of_the_agents_handovers_or_an_e164_number():
     line = build_line()
-    call = playground_session_create(
-        user=line.agent.workspace.memberships.get(role=Role.OWNER).user,
-        agent=line.agent,
-        environment=development(line),
-    )
+    call = owners_session(line)
     action, number = take_over_action(call=call, handover="transfer_to_sales", destination=None)
     assert action["destination"] == "+31201234567" and number is None
     assert take_over_action(call=call, handover=None, destination="+31 6 1234 5678") == (
@@ -220,11 +222,7 @@ def test_monitor_consumer_refuses_strangers_and_anonymous():
     from django.contrib.auth.models import AnonymousUser
 
     line = build_line()
-    call = playground_session_create(
-        user=line.agent.workspace.memberships.get(role=Role.OWNER).user,
-        agent=line.agent,
-        environment=development(line),
-    )
+    call = owners_session(line)
     stranger = user("mallory")
     agent_create(workspace=workspace_create(name="M", owner=stranger), name="Theirs")
 
