@@ -12,6 +12,20 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from agents.config.services import (
+    CREDENTIAL_KEYS,
+    auth_credentials_set,
+    secret_set_value,
+)
+from agents.definitions.versions import (
+    DRAFT_FIELDS,
+    action_full_clean,
+    agent_draft_check,
+    agent_publish,
+    version_lock,
+    version_republish,
+    version_unpublish,
+)
 from agents.models import (
     Agent,
     AgentAction,
@@ -27,21 +41,7 @@ from agents.models import (
     VersionStatus,
     Workspace,
 )
-from agents.services.environments import (
-    CREDENTIAL_KEYS,
-    auth_credentials_set,
-    secret_set_value,
-)
-from agents.services.versions import (
-    DRAFT_FIELDS,
-    action_full_clean,
-    agent_draft_check,
-    agent_publish,
-    version_lock,
-    version_republish,
-    version_unpublish,
-)
-from agents.services.workspaces import workspace_create
+from agents.tenancy.services import workspace_create
 
 SET, NOT_SET = "set", "not set"
 

@@ -1,6 +1,6 @@
 """REST API of the agents app: agents and their draft, versions, actions, environments,
 secrets, variables, auth connectors and members. Thin: parse, call a service or selector,
-render. Every lookup goes through the request's workspace (see agents.permissions)."""
+render. Every lookup goes through the request's workspace (see agents.tenancy.permissions)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from agents import selectors
+from agents.config import services as environment_services
+from agents.definitions import selectors
+from agents.definitions import versions as version_services
 from agents.models import (
     Agent,
     AgentAction,
@@ -23,7 +25,6 @@ from agents.models import (
     Secret,
     Variable,
 )
-from agents.permissions import AdminWrites, WorkspaceScopedMixin
 from agents.serializers import (
     AgentActionInputSerializer,
     AgentActionOutputSerializer,
@@ -51,9 +52,8 @@ from agents.serializers import (
     VersionDetailOutputSerializer,
     VersionOutputSerializer,
 )
-from agents.services import environments as environment_services
-from agents.services import versions as version_services
-from agents.services import workspaces as workspace_services
+from agents.tenancy import services as workspace_services
+from agents.tenancy.permissions import AdminWrites, WorkspaceScopedMixin
 
 AGENT_ID_PARAMETER = OpenApiParameter(
     "agent_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The agent's id."

@@ -29,7 +29,7 @@ SERVER_CORE = os.environ.get("STELLAR_BENCH_SERVER_CORE", "1")
 CLIENT_CORE = os.environ.get("STELLAR_BENCH_CLIENT_CORE", "0")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-# The demo workspace of `manage.py stellar_demo` (agents/management/commands/stellar_demo.py).
+# The demo workspace of `manage.py stellar_demo` (calls/management/commands/stellar_demo.py).
 # What the caller says in `concurrency` and `listeners` (a knowledge question of the demo agent).
 CALLER_LINE = "Hi, what are your opening hours?"
 DEMO_IDENTIFIER = "demo-support-line"
@@ -442,8 +442,8 @@ def render_caller_lines(texts: list[str], voice: str | None = None) -> dict[str,
     import base64
 
     from agents.speech.registry import get_tts
-    from calls.audio.codec import frames, pcm16_to_ulaw, ulaw_to_pcm16
     from calls.simulator.playback import last_voiced_frame
+    from stellar.kernel.audio import frames, pcm16_to_ulaw, ulaw_to_pcm16
 
     tts = get_tts()
     out: dict[str, Speech] = {}

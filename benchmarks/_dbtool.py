@@ -2,7 +2,7 @@
 (DATABASE_URL / STELLAR_VAR_DIR), printing JSON. Keeps Django out of the load generator.
 
 python -m benchmarks._dbtool calls                      # calls with events, segments, recording
-python -m benchmarks._dbtool sweep --now-offset 3600    # calls.finalize.calls_sweep_stale(now=…)
+python -m benchmarks._dbtool sweep --now-offset 3600    # calls.recordings.finalize.calls_sweep_stale(now=…)
 python -m benchmarks._dbtool ended-call --seconds 600   # a finished call with a synthetic spool
 python -m benchmarks._dbtool enqueue CALL_ID            # calls.tasks.finalize_call.delay
 python -m benchmarks._dbtool recording CALL_ID          # recording rows + per-channel energy
@@ -60,7 +60,7 @@ def cmd_snapshot(args) -> object:
 def cmd_sweep(args) -> object:
     from django.utils import timezone
 
-    from calls.finalize import calls_sweep_stale
+    from calls.recordings.finalize import calls_sweep_stale
 
     return {"swept": calls_sweep_stale(now=timezone.now() + timedelta(seconds=args.now_offset))}
 
@@ -71,10 +71,10 @@ def cmd_ended_call(args) -> object:
     from django.utils import timezone
 
     from agents.models import Workspace
-    from calls.audio.codec import pcm16_to_ulaw
     from calls.models import Call, CallStatus
+    from calls.recordings.spool import AGENT, CALLER, CallSpool
     from calls.simulator.signing import new_sid
-    from calls.spool import AGENT, CALLER, CallSpool
+    from stellar.kernel.audio import pcm16_to_ulaw
 
     workspace = Workspace.objects.get(slug="demo")
     now = timezone.now()

@@ -109,7 +109,7 @@ class Recognizer:
         self.seconds: list[float] = []
 
     def __call__(self, text: str) -> str:
-        from calls.audio.codec import pcm16_to_ulaw, ulaw_to_pcm16
+        from stellar.kernel.audio import pcm16_to_ulaw, ulaw_to_pcm16
 
         pcm = ulaw_to_pcm16(pcm16_to_ulaw(self.tts.synthesize(text)))
         started = time.perf_counter()

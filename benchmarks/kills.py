@@ -1,7 +1,7 @@
 """Issue 7: kill -9 trials; how many calls lose their recording (target 0).
 
 (a) server: a call streams caller speech to a warm Daphne (speech models loaded; --cold for
-    one that is not); after a random 2.5–5 s the server's process group gets SIGKILL. The sweeper (calls.finalize.calls_sweep_stale with `now` an
+    one that is not); after a random 2.5–5 s the server's process group gets SIGKILL. The sweeper (calls.recordings.finalize.calls_sweep_stale with `now` an
     hour ahead) must end the call and finalize it from the spool: one recording, holding
     the audio up to the crash (at most the spool's last unflushed buffer lost).
 (b) worker: a finished call with a long spool is enqueued (finalize_call, acks_late); when
@@ -51,7 +51,9 @@ from ._common import (
 )
 
 CALLER_LINE = "Hello, I would like to know where my parcel is, it has not arrived yet."
-SPOOL_LOSS_TOLERANCE_MS = 1200  # calls/spool.py flushes every 50 records (≈ 1 s of audio)
+SPOOL_LOSS_TOLERANCE_MS = (
+    1200  # calls/recordings/spool.py flushes every 50 records (≈ 1 s of audio)
+)
 
 
 @dataclass

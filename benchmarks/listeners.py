@@ -36,8 +36,8 @@ import httpx
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from calls.monitor import AUDIO_BATCH_FRAMES  # noqa: E402
-from calls.outbound import LOOKAHEAD_SECONDS  # noqa: E402
+from calls.live.monitor import AUDIO_BATCH_FRAMES  # noqa: E402
+from calls.runtime.outbound import LOOKAHEAD_SECONDS  # noqa: E402
 
 from ._client import CallStats, LeanCall, jitter_ms, lags_ms, send_lag_ms
 from ._common import (

@@ -9,7 +9,7 @@ questions; caller lines are rendered once with Piper before the run.
    played), N = 1, 2, 4, 6, 8, … until turn latency p95 passes 1.5 s.
 3. Stages (end-pointing, STT, brain, TTS first chunk): from `turn_timing` CallEvents when the
    server records them; otherwise measured offline here with the same models on the server's
-   core (server stopped), and combined the way calls/session.py chains them.
+   core (server stopped), and combined the way calls/runtime/session.py chains them.
 """
 
 from __future__ import annotations
@@ -229,7 +229,7 @@ def offline_stages(snapshot: dict, lines: dict[str, Speech]) -> list[list[str]]:
             next(iter(tts.synthesize_stream(answer or "Sorry?")), None)
             tts_times.append(time.perf_counter() - started)
         tts_ms = min(tts_times) * 1000
-        # calls/session.py: speculative STT starts at SpeechPaused, the turn at UtteranceEnded.
+        # calls/runtime/session.py: speculative STT starts at SpeechPaused, the turn at UtteranceEnded.
         stt_wait = max(0.0, (paused_ms or 0) + stt_ms - ended_ms)
         cold = ended_ms + stt_wait + brain_ms + tts_ms
         warm = ended_ms + stt_wait + brain_ms

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import Call, CallEvent, Recording, TranscriptSegment
+from calls.models import Call, CallEvent, Recording, TranscriptSegment
 
 
 class ReadOnlyMixin:

@@ -8,11 +8,10 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from agents.api import WorkspaceViewSet
-
-from .models import Call, Recording
-from .recording_download import recording_response
-from .selectors import call_detail, call_list
-from .serializers import CallDetailOutputSerializer, CallFilterSerializer, CallOutputSerializer
+from calls.models import Call, Recording
+from calls.recordings.download import recording_response
+from calls.selectors import call_detail, call_list
+from calls.serializers import CallDetailOutputSerializer, CallFilterSerializer, CallOutputSerializer
 
 
 class WavRenderer(BaseRenderer):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from calls.models import Call
 from connectors.models import PhoneConnector
-
-from .models import Call
 
 
 def call_for_connector(*, connector: PhoneConnector, call_sid: str) -> Call | None:

@@ -3,8 +3,7 @@
 from rest_framework import serializers
 
 from agents.serializers import choice_field_class
-
-from .models import Call, CallEvent, CallStatus, Recording, TranscriptSegment
+from calls.models import Call, CallEvent, CallStatus, Recording, TranscriptSegment
 
 CallStatusField = choice_field_class(CallStatus, "CallStatus")
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .models import Call, CallEvent, CallStatus, TranscriptSegment
+from calls.models import Call, CallEvent, CallStatus, TranscriptSegment
 
 TERMINAL_TWILIO_STATUSES = {
     "completed": CallStatus.COMPLETED,
@@ -136,7 +136,7 @@ def call_end(*, call: Call, status: str, outcome: str = "", duration: int | None
 
 
 def _finalize_when_ready(call: Call) -> None:
-    from .finalize import call_finalize_when_ready
+    from calls.recordings.finalize import call_finalize_when_ready
 
     call_finalize_when_ready(call=call)
 

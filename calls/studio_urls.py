@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import studio_views as views
+from calls import studio_views as views
 
 urlpatterns = [
     path("conversations/", views.call_list_view, name="call-list"),

@@ -12,12 +12,11 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from agents.models import Agent, Environment, Role
-from agents.studio_access import studio_view
+from agents.tenancy.access import studio_view
+from calls.models import LIVE_STATUSES, Call, CallStatus, Recording
+from calls.recordings.download import recording_response
+from calls.selectors import call_detail, call_list
 from connectors.models import PhoneConnector
-
-from .models import LIVE_STATUSES, Call, CallStatus, Recording
-from .recording_download import recording_response
-from .selectors import call_detail, call_list
 
 PAGE_SIZE = 50
 

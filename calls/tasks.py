@@ -1,12 +1,12 @@
-"""Celery tasks of the calls app: thin wrappers around calls.finalize."""
+"""Celery tasks of the calls app: thin wrappers around calls.recordings.finalize."""
 
 import logging
 
 from celery import shared_task
 
-from . import finalize
-from .metrics import FINALIZE_OUTCOMES
-from .models import Call
+from calls.models import Call
+from calls.recordings import finalize
+from stellar.kernel.metrics import FINALIZE_OUTCOMES
 
 logger = logging.getLogger(__name__)
 

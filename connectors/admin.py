@@ -4,9 +4,9 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from .models import PhoneConnector
-from .selectors import connector_resolve_version
-from .services import connector_check, connector_create, connector_update
+from connectors.models import PhoneConnector
+from connectors.selectors import connector_resolve_version
+from connectors.services import connector_check, connector_create, connector_update
 
 
 class PhoneConnectorForm(forms.ModelForm):

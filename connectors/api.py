@@ -6,11 +6,10 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from agents.api import WorkspaceViewSet
-
-from . import services
-from .models import PhoneConnector
-from .selectors import connector_list
-from .serializers import (
+from connectors import services
+from connectors.models import PhoneConnector
+from connectors.selectors import connector_list
+from connectors.serializers import (
     PhoneConnectorInputSerializer,
     PhoneConnectorOutputSerializer,
     PhoneConnectorUpdateInputSerializer,

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
-from agents import crypto
 from agents.models import Agent, AgentVersion, Environment, Workspace
+from stellar.kernel import crypto
 
 
 def new_identifier() -> str:

@@ -21,11 +21,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
-from handovers.phone import normalize_e164
-
-from .models import PhoneConnector
-from .selectors import connector_resolve_version
-from .twilio_client import twilio_client_for
+from connectors.models import PhoneConnector
+from connectors.selectors import connector_resolve_version
+from connectors.twilio_client import twilio_client_for
+from stellar.kernel.phone import normalize_e164
 
 STUDIO_FLOW_URL = re.compile(r"^https://webhooks\.twilio\.com/v1/Accounts/[^/]+/Flows/", re.I)
 ALERT_WINDOW = timedelta(days=1)

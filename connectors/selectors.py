@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from agents.definitions.selectors import latest_published_version
+from agents.definitions.versions import agent_snapshot
 from agents.models import AgentVersion, VersionStatus
-from agents.selectors import latest_published_version
-from agents.services.versions import agent_snapshot
-
-from .models import PhoneConnector, VersionMode
+from connectors.models import PhoneConnector, VersionMode
 
 
 @dataclass(frozen=True)

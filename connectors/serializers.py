@@ -8,9 +8,8 @@ from rest_framework import serializers
 
 from agents.models import Agent, AgentVersion, Environment
 from agents.serializers import WorkspacePrimaryKeyField, choice_field_class
-
-from .models import ConnectorKind, PhoneConnector, VersionMode
-from .selectors import connector_resolve_version
+from connectors.models import ConnectorKind, PhoneConnector, VersionMode
+from connectors.selectors import connector_resolve_version
 
 ConnectorKindField = choice_field_class(ConnectorKind, "ConnectorKind")
 

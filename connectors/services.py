@@ -4,8 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agents.models import Agent, AgentVersion, Environment, Workspace
-
-from .models import PhoneConnector, VersionMode
+from connectors.models import PhoneConnector, VersionMode
 
 EDITABLE_FIELDS = ("name", "agent", "environment", "version_mode", "pinned_version", "enabled")
 

@@ -8,8 +8,7 @@ from django import forms
 from django.urls import reverse
 
 from agents.models import Agent, AgentVersion, Environment
-
-from .models import ConnectorKind, VersionMode
+from connectors.models import ConnectorKind, VersionMode
 
 VERSION_MODE_CHOICES = [
     (VersionMode.PUBLISHED, "Published: follows the latest published version"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import studio_views as views
+from connectors import studio_views as views
 
 CONNECTOR = "connectors/<int:connector_id>"
 

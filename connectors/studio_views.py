@@ -10,15 +10,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from agents.definitions.studio_forms import service_errors_to_form
 from agents.models import Role
-from agents.studio_access import studio_view
-from agents.studio_forms import service_errors_to_form
-
-from . import numbers
-from .models import PhoneConnector
-from .selectors import connector_list, connector_resolve_version
-from .services import connector_create, connector_delete, connector_update
-from .studio_forms import ConnectorForm, VersionPickerForm
+from agents.tenancy.access import studio_view
+from connectors import numbers
+from connectors.models import PhoneConnector
+from connectors.selectors import connector_list, connector_resolve_version
+from connectors.services import connector_create, connector_delete, connector_update
+from connectors.studio_forms import ConnectorForm, VersionPickerForm
 
 FORM_FIELDS = ("name", "agent", "environment", "version_mode", "pinned_version")
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from .models import PhoneConnector
+from connectors.models import PhoneConnector
 
 
 def twilio_client_for(connector: PhoneConnector) -> Client:

@@ -105,8 +105,7 @@ def seed() -> dict:
     from django.core.files.base import ContentFile
     from django.utils import timezone
 
-    from agents.models import Agent, EnvironmentKind, Workspace
-    from agents.services.environments import (
+    from agents.config.services import (
         auth_connector_create,
         auth_credentials_set,
         secret_create,
@@ -114,7 +113,8 @@ def seed() -> dict:
         variable_create,
         variable_set_value,
     )
-    from agents.services.versions import agent_action_create, agent_publish, agent_update_draft
+    from agents.definitions.versions import agent_action_create, agent_publish, agent_update_draft
+    from agents.models import Agent, EnvironmentKind, Workspace
     from calls.models import Call, CallEvent, Recording, TranscriptSegment
     from connectors.models import PhoneConnector
 
@@ -167,7 +167,7 @@ def seed() -> dict:
     )
     agent_publish(agent=agent, note="Order status via the CRM", user=None)
 
-    from agents.services.workspaces import membership_add
+    from agents.tenancy.services import membership_add
     from connectors.services import connector_create
 
     membership_add(workspace=workspace, email="maria@example.com", role="editor")

@@ -4,9 +4,8 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from agents.services.versions import action_full_clean
-
-from .models import SNAPSHOT_FIELDS, HandoverAction
+from agents.definitions.versions import action_full_clean
+from handovers.models import SNAPSHOT_FIELDS, HandoverAction
 
 
 class HandoverActionForm(forms.ModelForm):

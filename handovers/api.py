@@ -6,10 +6,9 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from agents.api import AGENT_ID_PARAMETER, AgentScopedViewSet
-
-from . import services
-from .models import HandoverAction
-from .serializers import HandoverActionInputSerializer, HandoverActionOutputSerializer
+from handovers import services
+from handovers.models import HandoverAction
+from handovers.serializers import HandoverActionInputSerializer, HandoverActionOutputSerializer
 
 
 def _valid(request, *, partial: bool = False) -> dict:

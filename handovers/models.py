@@ -3,10 +3,9 @@
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
+from agents.definitions.action_models import action_name_validator
 from agents.models import Agent
-from agents.models.actions import action_name_validator
-
-from .phone import normalize_e164, validate_e164
+from stellar.kernel.phone import normalize_e164, validate_e164
 
 
 class HandoverKind(models.TextChoices):

@@ -7,8 +7,7 @@ so the API and the admin give the same "include the country code" message.
 from rest_framework import serializers
 
 from agents.serializers import choice_field_class
-
-from .models import SNAPSHOT_FIELDS, Fallback, HandoverAction, HandoverKind
+from handovers.models import SNAPSHOT_FIELDS, Fallback, HandoverAction, HandoverKind
 
 HandoverKindField = choice_field_class(HandoverKind, "HandoverKind")
 

@@ -4,10 +4,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from agents.definitions.versions import HANDOVER_FIELDS, action_full_clean
 from agents.models import Agent
-from agents.services.versions import HANDOVER_FIELDS, action_full_clean
-
-from .models import HandoverAction
+from handovers.models import HandoverAction
 
 
 def handover_action_create(*, agent: Agent, **fields: Any) -> HandoverAction:

@@ -13,7 +13,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from agents.speech.registry import warm_up  # noqa: E402
-from calls.speech_render import prerender_answering_versions  # noqa: E402
+from calls.runtime.speech_render import prerender_answering_versions  # noqa: E402
 from stellar.routing import websocket_urlpatterns  # noqa: E402
 from stellar.shutdown import graceful  # noqa: E402
 

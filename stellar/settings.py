@@ -245,16 +245,16 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-# "json": one JSON object per line with the call's SID (stellar/logging_json.py); else plain.
+# "json": one JSON object per line with the call's SID (stellar/kernel/logging_json.py); else plain.
 LOG_FORMAT = env.str("STELLAR_LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "stellar.logging_json.JsonFormatter"},
+        "json": {"()": "stellar.kernel.logging_json.JsonFormatter"},
     },
-    "filters": {"call_sid": {"()": "stellar.logging_json.CallSidFilter"}},
+    "filters": {"call_sid": {"()": "stellar.kernel.logging_json.CallSidFilter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",

@@ -6,7 +6,7 @@ from django.views.generic import RedirectView
 app_name = "studio"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="studio:agent-list"), name="home"),
-    path("", include("agents.studio_urls")),
+    path("", include("agents.definitions.studio_urls")),
     path("", include("connectors.studio_urls")),
     path("", include("calls.studio_urls")),
 ]

@@ -5,13 +5,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from agents.studio_login import ThrottledLoginView
+from agents.tenancy.login import ThrottledLoginView
 from stellar import health
 
 urlpatterns = [
-    path("", include("connectors.urls")),
-    path("", include("calls.urls")),
-    path("", include("calls.live_urls")),
+    path("", include("calls.twilio.urls")),
+    path("", include("calls.live.urls")),
     path("api/v1/", include("stellar.api_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

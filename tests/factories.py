@@ -11,6 +11,15 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
+from agents.config.services import (
+    auth_connector_create,
+    auth_credentials_set,
+    secret_create,
+    secret_set_value,
+    variable_create,
+    variable_set_value,
+)
+from agents.definitions.versions import agent_action_create, agent_create, agent_publish
 from agents.models import (
     Agent,
     AgentAction,
@@ -24,17 +33,8 @@ from agents.models import (
     Variable,
     Workspace,
 )
-from agents.permissions import WORKSPACE_HEADER
-from agents.services.environments import (
-    auth_connector_create,
-    auth_credentials_set,
-    secret_create,
-    secret_set_value,
-    variable_create,
-    variable_set_value,
-)
-from agents.services.versions import agent_action_create, agent_create, agent_publish
-from agents.services.workspaces import workspace_create
+from agents.tenancy.permissions import WORKSPACE_HEADER
+from agents.tenancy.services import workspace_create
 from calls.models import Call, CallEvent, CallStatus, TranscriptSegment
 from connectors.models import PhoneConnector
 from connectors.services import connector_create

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from agents.services.versions import agent_publish, agent_update_draft, version_unpublish
+from agents.definitions.versions import agent_publish, agent_update_draft, version_unpublish
 from connectors.selectors import connector_resolve_version
 from connectors.services import connector_update
 from tests.factories import agent_make, api_client, connector_make, world_make

@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from calls.finalize import calls_sweep_stale
 from calls.models import Call, CallStatus, Recording
+from calls.recordings.finalize import calls_sweep_stale
 from calls.simulator import Say, Wait, WaitForAgent
 from tests.e2e import eventually, place_call
 from tests.test_recordings_e2e import read_stereo, rms

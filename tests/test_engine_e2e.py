@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.models import AgentAction, Environment
-from agents.services.environments import (
+from agents.config.services import (
     auth_connector_create,
     auth_credentials_set,
     secret_create,
@@ -14,7 +13,8 @@ from agents.services.environments import (
     variable_create,
     variable_set_value,
 )
-from agents.services.versions import agent_publish
+from agents.definitions.versions import agent_publish
+from agents.models import AgentAction, Environment
 from calls.models import Call, CallEvent
 from calls.simulator import HangUp, Say, Wait, WaitForAgent
 from tests.e2e import eventually, place_call, words

@@ -9,7 +9,7 @@ from django.test import override_settings
 from twilio.http.http_client import TwilioHttpClient
 
 from calls.models import Call, CallEvent, CallStatus
-from handovers.executor import handover_request, transfer_via_rest
+from calls.twilio.handover import handover_request, transfer_via_rest
 from handovers.models import HandoverAction
 from tests.test_voice_webhook import PUBLIC, signed_post
 from tests.twilio_call import build_line, voice_params
@@ -104,7 +104,7 @@ def test_next_destination_fallback_tries_the_next_number(client):
     HandoverAction.objects.filter(agent=line.agent, name="transfer_to_sales").update(
         fallback="next_destination", extra_destinations=["+442071234567"]
     )
-    from agents.services.versions import agent_publish
+    from agents.definitions.versions import agent_publish
 
     agent_publish(agent=line.agent)
     call, params = answered_call(client, line)

@@ -16,18 +16,18 @@ from django.db import connections
 from django.test import override_settings
 from django.urls import path
 
+from agents.definitions.versions import agent_create
 from agents.models import Environment, Membership, Role
-from agents.services.versions import agent_create
-from agents.services.workspaces import workspace_create
-from calls.listen import take_over_action
-from calls.models import CallSource, CallStatus, TranscriptSegment
-from calls.monitor import control_group, monitor_group
-from calls.monitor_consumer import MonitorConsumer
-from calls.playground import (
+from agents.tenancy.services import workspace_create
+from calls.live.listen import take_over_action
+from calls.live.monitor import control_group, monitor_group
+from calls.live.monitor_consumer import MonitorConsumer
+from calls.live.playground import (
     playground_call_for,
     playground_session_create,
     playground_token_for,
 )
+from calls.models import CallSource, CallStatus, TranscriptSegment
 from calls.services import call_end
 from tests.twilio_call import build_line
 
@@ -250,8 +250,8 @@ class SlowLayer:
 
 
 def test_monitor_feed_sends_one_at_a_time_and_batches_what_waits():
-    from calls import metrics
-    from calls.monitor import MAX_PENDING, MonitorFeed
+    from calls.live.monitor import MAX_PENDING, MonitorFeed
+    from stellar.kernel import metrics
 
     async def scenario() -> None:
         layer = SlowLayer()

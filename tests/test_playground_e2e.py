@@ -25,10 +25,10 @@ from playwright.sync_api import expect, sync_playwright
 
 from agents.models import Environment, Membership
 from agents.speech.registry import get_tts
-from calls.audio.codec import frames, pcm16_to_ulaw, resample
+from calls.live.playground import playground_session_create, playground_token_for
 from calls.models import Call, CallEvent, CallSource, CallStatus, Recording, TranscriptSegment
-from calls.playground import playground_session_create, playground_token_for
 from calls.simulator import write_wav
+from stellar.kernel.audio import frames, pcm16_to_ulaw, resample
 from tests.conftest import CHROMIUM_ARGS
 from tests.e2e import eventually, words
 from tests.live_fixtures import (  # noqa: F401  (fixtures)

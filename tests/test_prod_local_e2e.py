@@ -42,7 +42,7 @@ from calls.simulator import (
     simulate_call,
 )
 from stellar import shutdown
-from stellar.logging_json import CallSidFilter, JsonFormatter, call_sid_var
+from stellar.kernel.logging_json import CallSidFilter, JsonFormatter, call_sid_var
 from tests.conftest import LiveServer, require_env, subprocess_database_url
 from tests.e2e import eventually, words
 from tests.live_fixtures import Refused, ws_open, ws_receive_until
@@ -451,7 +451,7 @@ def test_server_logs_are_json_lines_with_the_call_sid_of_the_call(prod):
         return entries
 
     entries = eventually(
-        lambda: [e for e in logged() if e["logger"] == "calls.consumers"], timeout=10
+        lambda: [e for e in logged() if e["logger"] == "calls.twilio.media_stream"], timeout=10
     )
     refused = [e for e in entries if "bad signature" in e["message"]]
     bad_input = [e for e in logged() if "bad input malformed_json" in e["message"]]

@@ -13,11 +13,11 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from agents.services.workspaces import workspace_create
-from calls.audio.codec import pcm16_to_ulaw
-from calls.finalize import call_finalize, recordings_purge_expired
+from agents.tenancy.services import workspace_create
 from calls.models import Call, CallStatus, Recording
-from calls.spool import AGENT, CALLER, CallSpool
+from calls.recordings.finalize import call_finalize, recordings_purge_expired
+from calls.recordings.spool import AGENT, CALLER, CallSpool
+from stellar.kernel.audio import pcm16_to_ulaw
 from tests.twilio_call import build_line
 
 pytestmark = pytest.mark.django_db

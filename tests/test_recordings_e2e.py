@@ -8,8 +8,8 @@ import wave
 import numpy as np
 import pytest
 
-from calls.finalize import call_finalize
 from calls.models import Call, Recording, TranscriptSegment
+from calls.recordings.finalize import call_finalize
 from calls.simulator import HangUp, Say, WaitForAgent
 from tests.e2e import eventually, place_call, words
 from tests.twilio_call import build_line

@@ -11,10 +11,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client, override_settings
 
-from agents import crypto
+from agents.config.services import auth_credentials_get, secret_set_value
 from agents.models import AuthConnectorCredential, SecretValue
-from agents.services.environments import auth_credentials_get, secret_set_value
 from connectors.models import PhoneConnector
+from stellar.kernel import crypto
 from tests.factories import AUTH_TOKEN, SECRET_PLAINTEXT, api_client, user_make, world_make
 
 pytestmark = pytest.mark.django_db

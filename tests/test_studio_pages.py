@@ -19,7 +19,7 @@ from django.test import Client
 from django.urls import include, path
 
 from agents.models import Agent, AgentVersion, Membership, Role, Secret
-from agents.studio_login import MAX_FAILURES, ThrottledLoginView
+from agents.tenancy.login import MAX_FAILURES, ThrottledLoginView
 from calls.models import Recording
 from connectors.models import PhoneConnector
 from handovers.models import HandoverAction

@@ -7,15 +7,15 @@ from django.contrib.admin.sites import site as admin_site
 from django.core.exceptions import ValidationError
 from django.test import RequestFactory
 
-from agents.models import AgentVersion, VersionStatus
-from agents.models.agent import ImmutableVersionError
-from agents.services.versions import (
+from agents.definitions.models import ImmutableVersionError
+from agents.definitions.versions import (
     agent_action_update,
     agent_publish,
     agent_restore,
     version_lock,
     version_unpublish,
 )
+from agents.models import AgentVersion, VersionStatus
 from handovers.services import handover_action_update
 from tests.factories import (
     action_make,

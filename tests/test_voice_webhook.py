@@ -9,7 +9,7 @@ import pytest
 from django.test import override_settings
 
 from calls.models import Call, CallEvent, CallStatus
-from calls.tokens import call_id_from_media_token
+from calls.twilio.tokens import call_id_from_media_token
 from tests.twilio_call import AUTH_TOKEN, build_line, new_call_sid, voice_params
 
 PUBLIC = "https://stellar.example.com"

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from calls.audio.codec import pcm16_to_ulaw
 from calls.models import Call, CallStatus, Recording
-from calls.spool import AGENT, CALLER, CallSpool
+from calls.recordings.spool import AGENT, CALLER, CallSpool
 from calls.tasks import finalize_call
+from stellar.kernel.audio import pcm16_to_ulaw
 from tests.e2e import eventually
 from tests.twilio_call import build_line
 

@@ -13,9 +13,9 @@ from urllib.parse import quote
 
 import httpx
 
-from .auth import AuthError, auth_for
-from .result import ActionResult
-from .templating import compile_template, render, template_values
+from agents.actions.auth import AuthError, auth_for
+from agents.actions.result import ActionResult
+from agents.actions.templating import compile_template, render, template_values
 
 APOLOGY = "Sorry, I couldn't complete that right now."
 DEFAULT_TIMEOUT_SECONDS = 5.0

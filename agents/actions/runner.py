@@ -14,11 +14,11 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from .api_call import api_call
-from .auth import connector_secret_values
-from .result import ActionResult
-from .sms import send_sms
-from .templating import TemplateError, render, template_values
+from agents.actions.api_call import api_call
+from agents.actions.auth import connector_secret_values
+from agents.actions.result import ActionResult
+from agents.actions.sms import send_sms
+from agents.actions.templating import TemplateError, render, template_values
 
 if TYPE_CHECKING:  # the engine imports the actions: no import cycle at runtime
     from agents.engine.context import CallContext

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .result import ActionResult
-from .templating import compile_template, render, template_values
+from agents.actions.result import ActionResult
+from agents.actions.templating import compile_template, render, template_values
 
 DEFAULT_TO = "{{ call.from }}"
 SEND_TIMEOUT_SECONDS = 15.0

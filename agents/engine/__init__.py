@@ -1,8 +1,8 @@
 """The conversation engine: decides what the agent says and does on each caller turn."""
 
-from .context import CallContext
-from .conversation import Conversation
-from .events import ActionRan, Decision, EndCall, Handover, Speak, TurnEvent
+from agents.engine.context import CallContext
+from agents.engine.conversation import Conversation
+from agents.engine.events import ActionRan, Decision, EndCall, Handover, Speak, TurnEvent
 
 __all__ = [
     "ActionRan",

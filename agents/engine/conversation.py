@@ -13,10 +13,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from agents.actions.runner import run_action
-
-from .context import CallContext
-from .embedded import Choice, EmbeddedBrain
-from .events import ActionRan, Decision, EndCall, Handover, Speak, TurnEvent
+from agents.engine.context import CallContext
+from agents.engine.embedded import Choice, EmbeddedBrain
+from agents.engine.events import ActionRan, Decision, EndCall, Handover, Speak, TurnEvent
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ class Conversation:
         self.context_intent = self.brain.intent_for_digits(digits)
         self._llm = None
         if self.snapshot.get("brain") == "llm":
-            from .llm import LlmBrain
+            from agents.engine.llm import LlmBrain
 
             self._llm = LlmBrain(self.snapshot, ctx)
 

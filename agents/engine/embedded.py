@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .text_match import SemanticMatcher
+from agents.engine.text_match import SemanticMatcher
 
 # Cosine similarities of all-MiniLM-L6-v2, set on benchmarks/eval_cases.json (in-scope
 # paraphrases and out-of-scope requests): at or above MATCH_THRESHOLD the best outcome is

@@ -19,10 +19,9 @@ import httpx
 
 from agents.actions.runner import call_secrets, redact, run_action
 from agents.actions.templating import argument_names
-
-from .context import CallContext
-from .events import ActionRan, Decision, EndCall, Handover, Speak, TurnEvent
-from .sentences import SentenceSplitter
+from agents.engine.context import CallContext
+from agents.engine.events import ActionRan, Decision, EndCall, Handover, Speak, TurnEvent
+from agents.engine.sentences import SentenceSplitter
 
 logger = logging.getLogger(__name__)
 

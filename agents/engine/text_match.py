@@ -58,7 +58,7 @@ class SemanticMatcher:
 
     def scores(self, text: str) -> dict[str, float]:
         """Blocking (model inference): call it from a worker thread in async code."""
-        from .embeddings import get_embedder
+        from agents.engine.embeddings import get_embedder
 
         if not self._examples:
             return {}

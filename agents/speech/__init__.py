@@ -3,8 +3,8 @@
 Importing this package is cheap: models load on first `get_stt()`/`get_tts()` or `warm_up()`.
 """
 
-from .base import STT, TTS, VAD
-from .endpointer import (
+from agents.speech.base import STT, TTS, VAD
+from agents.speech.endpointer import (
     Endpointer,
     EndpointerConfig,
     EndpointEvent,
@@ -13,7 +13,7 @@ from .endpointer import (
     SpeechStarted,
     UtteranceEnded,
 )
-from .registry import get_stt, get_tts, get_vad, warm_up
+from agents.speech.registry import get_stt, get_tts, get_vad, warm_up
 
 __all__ = [
     "STT",

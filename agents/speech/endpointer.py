@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 
-from .base import TELEPHONY_RATE, VAD
+from agents.speech.base import TELEPHONY_RATE, VAD
 
 _SAMPLES_PER_MS = TELEPHONY_RATE // 1000  # 8
 

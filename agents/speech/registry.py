@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .base import STT, TTS, VAD
+from agents.speech.base import STT, TTS, VAD
 
 logger = logging.getLogger(__name__)
 
@@ -23,19 +23,19 @@ T = TypeVar("T")
 
 
 def _webrtc_vad() -> VAD:
-    from .vad import WebRtcVAD
+    from agents.speech.vad import WebRtcVAD
 
     return WebRtcVAD()
 
 
 def _whisper_stt() -> STT:
-    from .stt import WhisperSTT
+    from agents.speech.stt import WhisperSTT
 
     return WhisperSTT(cpu_threads=int(os.environ.get("STELLAR_STT_THREADS", "1")))
 
 
 def _piper_tts() -> TTS:
-    from .tts import PiperTTS
+    from agents.speech.tts import PiperTTS
 
     return PiperTTS()
 

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from calls.audio.codec import resample
-
-from .base import STT
+from agents.speech.base import STT
+from stellar.kernel.audio import resample
 
 WHISPER_RATE = 16000
 FULL_WINDOW_FRAMES = 3000  # 30 s of 10 ms mel frames: what the model was trained on

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from calls.audio.codec import resample
-
-from .base import TELEPHONY_RATE, TTS
+from agents.speech.base import TELEPHONY_RATE, TTS
+from stellar.kernel.audio import resample
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +98,7 @@ def cached_synthesize(text: str, voice: str | None = None, tts: TTS | None = Non
     """Render via the process TTS once per (voice, text), then replay; returns a read-only array."""
     global _cache_bytes
     if tts is None:
-        from .registry import get_tts
+        from agents.speech.registry import get_tts
 
         tts = get_tts()
     resolve = getattr(tts, "resolve_voice", None)

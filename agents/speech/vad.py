@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import webrtcvad
 
-from .base import TELEPHONY_RATE, VAD
+from agents.speech.base import TELEPHONY_RATE, VAD
 
 _VALID_FRAME_SAMPLES = (80, 160, 240)  # 10, 20 or 30 ms at 8 kHz: what libfvad accepts
 

@@ -8,10 +8,10 @@ print(format_transcript(result))
 
 from __future__ import annotations
 
-from .caller import load_wav, read_wav, tone, write_wav
-from .playback import PlaybackBuffer
-from .report import format_transcript
-from .result import (
+from calls.simulator.caller import load_wav, read_wav, tone, write_wav
+from calls.simulator.playback import PlaybackBuffer
+from calls.simulator.report import format_transcript
+from calls.simulator.result import (
     AgentUtterance,
     CallerUtterance,
     CallResult,
@@ -23,10 +23,10 @@ from .result import (
     StreamRecord,
     Timings,
 )
-from .script import Audio, Digits, HangUp, Say, Step, Wait, WaitForAgent
-from .session import DIAL_STATUSES, CallSimulator, SimulatedCall
-from .signing import OriginMap, build_request, compute_signature, map_origin, new_sid
-from .twiml import parse_twiml
+from calls.simulator.script import Audio, Digits, HangUp, Say, Step, Wait, WaitForAgent
+from calls.simulator.session import DIAL_STATUSES, CallSimulator, SimulatedCall
+from calls.simulator.signing import OriginMap, build_request, compute_signature, map_origin, new_sid
+from calls.simulator.twiml import parse_twiml
 
 
 async def simulate_call(config: SimulatedCall) -> CallResult:

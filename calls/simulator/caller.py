@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from calls.audio.codec import TWILIO_RATE, pcm16_to_ulaw, resample
-
-from .script import Audio, Say
+from calls.simulator.script import Audio, Say
+from stellar.kernel.audio import TWILIO_RATE, pcm16_to_ulaw, resample
 
 
 def _decode_frames(raw: bytes, sample_width: int) -> np.ndarray:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calls.audio.codec import FRAME_BYTES, TWILIO_RATE, ulaw_to_pcm16
+from stellar.kernel.audio import FRAME_BYTES, TWILIO_RATE, ulaw_to_pcm16
 
 _EPS = 1e-9
 VOICED_RMS = 150.0  # int16 RMS above which a 20 ms frame counts as speech, not line silence

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .result import CallResult, TimelineEntry
+from calls.simulator.result import CallResult, TimelineEntry
 
 
 def _ms(seconds: float | None) -> str:

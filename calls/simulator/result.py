@@ -11,9 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from calls.audio.codec import TWILIO_RATE
-
-from .twiml import Verb
+from calls.simulator.twiml import Verb
+from stellar.kernel.audio import TWILIO_RATE
 
 
 @dataclass

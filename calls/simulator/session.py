@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import httpx
 import phonenumbers
 
-from .caller import render
-from .result import (
+from calls.simulator.caller import render
+from calls.simulator.result import (
     CallResult,
     DialRecord,
     HttpExchange,
@@ -20,10 +20,10 @@ from .result import (
     TimelineEntry,
     TwimlDocument,
 )
-from .script import Audio, Say, Step
-from .signing import OriginMap, build_request, is_loopback, new_sid
-from .stream import StreamSession
-from .twiml import (
+from calls.simulator.script import Audio, Say, Step
+from calls.simulator.signing import OriginMap, build_request, is_loopback, new_sid
+from calls.simulator.stream import StreamSession
+from calls.simulator.twiml import (
     ConnectVerb,
     DialVerb,
     HangupVerb,

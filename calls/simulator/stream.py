@@ -16,10 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from calls.audio.codec import FRAME_BYTES, FRAME_MS, TWILIO_RATE, frames, ulaw_to_pcm16
-
-from .playback import PlaybackBuffer, last_voiced_frame
-from .result import (
+from calls.simulator.playback import PlaybackBuffer, last_voiced_frame
+from calls.simulator.result import (
     AgentUtterance,
     CallerUtterance,
     ClearRecord,
@@ -27,12 +25,13 @@ from .result import (
     StreamEvent,
     StreamRecord,
 )
-from .script import Audio, Digits, HangUp, Say, Step, Wait, WaitForAgent
-from .signing import compute_signature, is_loopback, new_sid
-from .twiml import StreamSpec
+from calls.simulator.script import Audio, Digits, HangUp, Say, Step, Wait, WaitForAgent
+from calls.simulator.signing import compute_signature, is_loopback, new_sid
+from calls.simulator.twiml import StreamSpec
+from stellar.kernel.audio import FRAME_BYTES, FRAME_MS, TWILIO_RATE, frames, ulaw_to_pcm16
 
 if TYPE_CHECKING:
-    from .session import CallSimulator
+    from calls.simulator.session import CallSimulator
 
 SILENCE_FRAME = b"\xff" * FRAME_BYTES
 

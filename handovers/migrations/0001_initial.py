@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import handovers.phone
+import stellar.kernel.phone
 from django.db import migrations, models
 
 
@@ -22,9 +22,9 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=63, validators=[django.core.validators.RegexValidator('^[a-z][a-z0-9_]{0,62}$', 'Use lowercase letters, digits and underscores, like transfer_to_sales.')])),
                 ('description', models.TextField(help_text='When the agent should hand the caller over.')),
                 ('kind', models.CharField(choices=[('phone', 'Phone'), ('studio_flow', 'Return to Twilio Studio flow')], default='phone', max_length=12)),
-                ('destination', models.CharField(blank=True, help_text='E.164 with country code, e.g. +31201234567.', max_length=32, validators=[handovers.phone.validate_e164])),
+                ('destination', models.CharField(blank=True, help_text='E.164 with country code, e.g. +31201234567.', max_length=32, validators=[stellar.kernel.phone.validate_e164])),
                 ('extra_destinations', models.JSONField(blank=True, default=list, help_text="Tried in order when the fallback is 'next destination'.")),
-                ('caller_id', models.CharField(blank=True, help_text='Caller ID shown to the destination; empty uses the number that was called.', max_length=32, validators=[handovers.phone.validate_e164])),
+                ('caller_id', models.CharField(blank=True, help_text='Caller ID shown to the destination; empty uses the number that was called.', max_length=32, validators=[stellar.kernel.phone.validate_e164])),
                 ('ring_timeout', models.PositiveIntegerField(default=20, validators=[django.core.validators.MinValueValidator(5), django.core.validators.MaxValueValidator(600)])),
                 ('fallback', models.CharField(choices=[('hangup', 'Apologise and hang up'), ('next_destination', 'Try the next destination'), ('reconnect_agent', 'Reconnect the caller to the agent')], default='hangup', max_length=20)),
                 ('handover_message', models.CharField(blank=True, default='Please hold while I transfer your call.', max_length=300)),

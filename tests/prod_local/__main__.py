@@ -67,7 +67,7 @@ def banner(topology: Topology) -> str:
 
     os.environ.update(topology.env)  # the demo constants live in a Django command module
     django.setup()
-    from agents.management.commands.stellar_demo import (
+    from calls.management.commands.stellar_demo import (
         DEMO_CONNECTOR_IDENTIFIER,
         DEMO_PASSWORD,
         DEMO_USER,

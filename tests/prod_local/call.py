@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
-    from agents.management.commands.stellar_demo import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN
+    from calls.management.commands.stellar_demo import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN
     from calls.simulator import Say, SimulatedCall, WaitForAgent, format_transcript, simulate_call
 
     script = [WaitForAgent()]

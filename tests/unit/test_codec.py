@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from calls.audio.codec import (
+from stellar.kernel.audio import (
     FRAME_BYTES,
     TWILIO_RATE,
     frames,

@@ -1,5 +1,5 @@
 """The browser's μ-law codec (static/live/audio.js) must match the server's bit for bit:
-listeners decode what calls.audio.codec encoded, and the Playground's microphone frames
+listeners decode what stellar.kernel.audio encoded, and the Playground's microphone frames
 are decoded by it."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calls.audio.codec import pcm16_to_ulaw, ulaw_to_pcm16
+from stellar.kernel.audio import pcm16_to_ulaw, ulaw_to_pcm16
 
 AUDIO_JS = Path(__file__).resolve().parents[2] / "static" / "live" / "audio.js"
 RUN = """

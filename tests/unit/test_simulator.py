@@ -22,7 +22,6 @@ from websockets.asyncio.server import serve
 from websockets.datastructures import Headers
 from websockets.http11 import Response
 
-from calls.audio.codec import pcm16_to_ulaw
 from calls.simulator import (
     Audio,
     Digits,
@@ -50,6 +49,7 @@ from calls.simulator.twiml import (
     TwimlError,
     UnknownVerb,
 )
+from stellar.kernel.audio import pcm16_to_ulaw
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 ACCOUNT = "AC" + "a" * 32

@@ -22,7 +22,7 @@ from agents.speech.endpointer import (
     UtteranceEnded,
 )
 from agents.speech.tts import cached_synthesize, clear_cache
-from calls.audio.codec import pcm16_to_ulaw, resample, ulaw_to_pcm16
+from stellar.kernel.audio import pcm16_to_ulaw, resample, ulaw_to_pcm16
 
 GREETING = "Thank you for calling Stellar, how can I help you today?"
 MONOLOGUE = "I would like to book an appointment for next Tuesday afternoon with the dentist"

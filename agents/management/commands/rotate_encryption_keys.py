@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from agents.crypto import DecryptionError
-from agents.services.environments import encryption_keys_rotate
+from agents.config.services import encryption_keys_rotate
+from stellar.kernel.crypto import DecryptionError
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1 @@
+"""Per-environment configuration: environments, secrets, variables and auth connectors."""

@@ -1,0 +1,171 @@
+"""Secrets, variables and auth-connector credentials per environment (values encrypted)."""
+
+import json
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from agents.models import (
+    AuthConnector,
+    AuthConnectorCredential,
+    AuthKind,
+    Environment,
+    Secret,
+    SecretValue,
+    Variable,
+    VariableValue,
+)
+from stellar.kernel import crypto
+
+CREDENTIAL_KEYS = {
+    AuthKind.BEARER: ("token",),
+    AuthKind.API_KEY: ("key",),
+    AuthKind.BASIC: ("username", "password"),
+    AuthKind.OAUTH2_CLIENT_CREDENTIALS: ("client_id", "client_secret"),
+}
+
+
+def _check_environment(workspace_id: int, environment: Environment) -> None:
+    if environment.workspace_id != workspace_id:
+        raise ValidationError("That environment belongs to another workspace.")
+
+
+def secret_set_value(*, secret: Secret, environment: Environment, value: str) -> SecretValue:
+    _check_environment(secret.workspace_id, environment)
+    if not value:
+        raise ValidationError({"value": ["A secret value cannot be empty."]})
+    obj, _ = SecretValue.objects.update_or_create(
+        secret=secret, environment=environment, defaults={"ciphertext": crypto.encrypt(value)}
+    )
+    return obj
+
+
+def variable_set_value(*, variable: Variable, environment: Environment, value: str):
+    _check_environment(variable.workspace_id, environment)
+    obj, _ = VariableValue.objects.update_or_create(
+        variable=variable, environment=environment, defaults={"value": value}
+    )
+    return obj
+
+
+def auth_credentials_set(
+    *, auth_connector: AuthConnector, environment: Environment, credentials: dict
+) -> AuthConnectorCredential:
+    _check_environment(auth_connector.workspace_id, environment)
+    needed = CREDENTIAL_KEYS[AuthKind(auth_connector.kind)]
+    missing = [k for k in needed if not credentials.get(k)]
+    if missing:
+        raise ValidationError({"credentials": [f"Missing: {', '.join(missing)}."]})
+    payload = json.dumps({k: str(credentials[k]) for k in needed})
+    obj, _ = AuthConnectorCredential.objects.update_or_create(
+        auth_connector=auth_connector,
+        environment=environment,
+        defaults={"ciphertext": crypto.encrypt(payload)},
+    )
+    return obj
+
+
+def auth_credentials_get(*, credential: AuthConnectorCredential) -> dict:
+    return json.loads(crypto.decrypt(credential.ciphertext))
+
+
+@transaction.atomic
+def encryption_keys_rotate() -> int:
+    """Re-encrypt every stored secret under the first configured key; returns rows rewritten."""
+    from connectors.models import PhoneConnector
+
+    count = 0
+    for model, field in (
+        (SecretValue, "ciphertext"),
+        (AuthConnectorCredential, "ciphertext"),
+        (PhoneConnector, "twilio_auth_token_ciphertext"),
+    ):
+        for obj in model.objects.select_for_update().only("pk", field):
+            setattr(obj, field, crypto.rotate(getattr(obj, field)))
+            obj.save(update_fields=[field])
+            count += 1
+    return count
+
+
+def _saved(obj):
+    """full_clean() with a clear message when the workspace already uses the name."""
+    taken = (
+        type(obj)
+        .objects.filter(workspace_id=obj.workspace_id, name=obj.name)
+        .exclude(pk=obj.pk)
+        .exists()
+    )
+    errors: dict = {}
+    try:
+        obj.full_clean(validate_constraints=False)
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    if taken and "name" not in errors:
+        errors["name"] = [
+            f"This workspace already has a {obj._meta.verbose_name} called {obj.name}."
+        ]
+    if errors:
+        raise ValidationError(errors)
+    obj.save()
+    return obj
+
+
+def secret_create(*, workspace, name: str, description: str = "") -> Secret:
+    return _saved(Secret(workspace=workspace, name=name, description=description))
+
+
+def secret_update(*, secret: Secret, description: str) -> Secret:
+    """Only the description changes: templates refer to a secret by its name."""
+    secret.description = description
+    return _saved(secret)
+
+
+def secret_delete(*, secret: Secret) -> None:
+    secret.delete()
+
+
+def variable_create(*, workspace, name: str, description: str = "") -> Variable:
+    return _saved(Variable(workspace=workspace, name=name, description=description))
+
+
+def variable_update(*, variable: Variable, description: str) -> Variable:
+    variable.description = description
+    return _saved(variable)
+
+
+def variable_delete(*, variable: Variable) -> None:
+    variable.delete()
+
+
+def auth_connector_create(
+    *, workspace, name: str, kind: str, header_name: str = "", token_url: str = "", scope: str = ""
+) -> AuthConnector:
+    connector = AuthConnector(
+        workspace=workspace,
+        name=name,
+        kind=kind,
+        header_name=header_name,
+        token_url=token_url,
+        scope=scope,
+    )
+    _auth_connector_check(connector)
+    return _saved(connector)
+
+
+def auth_connector_update(*, auth_connector: AuthConnector, **changes) -> AuthConnector:
+    """Name and kind are fixed: actions refer to the name, stored credentials fit the kind."""
+    for field, value in changes.items():
+        if field not in ("header_name", "token_url", "scope"):
+            raise ValidationError(f"{field} cannot be changed.")
+        setattr(auth_connector, field, value)
+    _auth_connector_check(auth_connector)
+    return _saved(auth_connector)
+
+
+def auth_connector_delete(*, auth_connector: AuthConnector) -> None:
+    auth_connector.delete()
+
+
+def _auth_connector_check(connector: AuthConnector) -> None:
+    if connector.kind == AuthKind.OAUTH2_CLIENT_CREDENTIALS and not connector.token_url:
+        raise ValidationError({"token_url": ["OAuth2 client credentials need the token URL."]})

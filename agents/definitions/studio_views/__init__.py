@@ -1,0 +1,1 @@
+"""Studio pages of agent definitions: agents and drafts, actions, versions. Thin views."""

@@ -1,0 +1,37 @@
+"""Agents app models: tenancy, agents with draft + versions, environments and their secrets."""
+
+from agents.config.models import (
+    AuthConnector,
+    AuthConnectorCredential,
+    AuthKind,
+    Environment,
+    EnvironmentKind,
+    Secret,
+    SecretValue,
+    Variable,
+    VariableValue,
+)
+from agents.definitions.action_models import ActionKind, AgentAction
+from agents.definitions.models import Agent, AgentVersion, Brain, VersionStatus
+from agents.tenancy.models import Membership, Role, Workspace
+
+__all__ = [
+    "ActionKind",
+    "Agent",
+    "AgentAction",
+    "AgentVersion",
+    "AuthConnector",
+    "AuthConnectorCredential",
+    "AuthKind",
+    "Brain",
+    "Environment",
+    "EnvironmentKind",
+    "Membership",
+    "Role",
+    "Secret",
+    "SecretValue",
+    "Variable",
+    "VariableValue",
+    "VersionStatus",
+    "Workspace",
+]

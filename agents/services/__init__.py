@@ -1,1 +1,0 @@
-"""Writes of the agents app (HackSoft style: `<noun>_<verb>(*, ...)`)."""

@@ -1,1 +1,0 @@
-"""Audio plumbing for calls: G.711 μ-law codec, resampling, frame pacing."""

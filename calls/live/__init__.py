@@ -1,0 +1,2 @@
+"""Listen & intervene and the Playground: live monitoring over the channel layer, their pages and
+websockets."""

@@ -1,0 +1,232 @@
+"""A supervisor's websocket on a live call: /v1/live/calls/<call_id> (Listen & intervene).
+
+Speaks the calls.live.monitor protocol with the call's process over the channel layer (the call
+may run on another Daphne process) and plain JSON with the browser:
+
+server → browser  {"type": "snapshot", "call": {...}, "segments": [...], "can_take_over",
+                   "handover_actions": [...]}, then every monitor.* message as it comes
+                   (monitor.audio payloads stay base64 μ-law; audio more than
+                  STALE_AUDIO_SECONDS behind the call is dropped, not queued up), and
+                  {"type": "take_over.result", "ok", "path": "live"|"rest"|"none", "detail"}
+browser → server  {"action": "take_over", "handover": <name>|null, "destination": <+E164>|null}
+                  and nothing else: any other message (audio included) is ignored and counted,
+                  so a listener can never put sound into the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.exceptions import ValidationError
+
+from calls.live.listen import (
+    ListenAccess,
+    listen_access,
+    listen_snapshot,
+    take_over_action,
+    take_over_via_rest,
+)
+from calls.live.monitor import control_group, monitor_group
+
+logger = logging.getLogger(__name__)
+
+CLOSE_FORBIDDEN = 4403
+HEARTBEAT_SECONDS = 5.0  # calls.live.monitor.LISTENER_TTL is 15 s
+TAKE_OVER_REPLY_SECONDS = 3.0
+MAX_CLIENT_MESSAGE = 4096
+STALE_AUDIO_SECONDS = 1.0
+AUDIO_BASELINE_SECONDS = 30.0
+
+_listen_access = database_sync_to_async(listen_access)
+_snapshot = database_sync_to_async(listen_snapshot)
+# A REST request can take seconds: run it in a worker thread, not the shared ORM thread.
+_take_over_via_rest = database_sync_to_async(take_over_via_rest, thread_sensitive=False)
+
+
+class MonitorConsumer(AsyncJsonWebsocketConsumer):
+    access: ListenAccess | None = None
+    ignored = 0
+    stale = 0
+
+    async def connect(self) -> None:
+        call_id = self.scope["url_route"]["kwargs"]["call_id"]
+        self.access = await _listen_access(user=self.scope.get("user"), call_id=call_id)
+        if self.access is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.call_id = self.access.call.pk
+        self.monitor_group = monitor_group(self.call_id)
+        self.control_group = control_group(self.call_id)
+        self._heartbeat: asyncio.Task | None = None
+        self._reply: asyncio.Future | None = None
+        self._take_over: asyncio.Task | None = None
+        self._audio_delay: dict[str, tuple[float, float, float]] = {}
+        await self.accept()
+        await self.channel_layer.group_add(self.monitor_group, self.channel_name)
+        await self._announce("call.monitor_join")
+        self._heartbeat = asyncio.create_task(self._beat())
+        snapshot = await _snapshot(call_id=self.call_id)
+        snapshot["can_take_over"] = self.access.can_take_over
+        snapshot["handover_actions"] = [
+            {"name": a["name"], "description": a.get("description", ""), **_where(a)}
+            for a in self.access.handover_actions
+        ]
+        await self.send_json(snapshot)
+        if not snapshot["call"]["live"]:
+            await self.send_json({"type": "monitor.ended", "reason": "The call is not live."})
+            await self.close()
+
+    async def _announce(self, kind: str) -> None:
+        with contextlib.suppress(Exception):  # best effort: the heartbeat tries again
+            await self.channel_layer.group_send(
+                self.control_group, {"type": kind, "listener": self.channel_name}
+            )
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await self._announce("call.monitor_join")
+
+    async def disconnect(self, code: int) -> None:
+        if self.access is None:
+            return
+        for task in (self._heartbeat, self._take_over):
+            if task is not None:
+                task.cancel()
+        await self._announce("call.monitor_leave")
+        await self.channel_layer.group_discard(self.monitor_group, self.channel_name)
+
+    # ---- browser → server ----------------------------------------------------------------
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        message = None
+        if text_data is not None and len(text_data) <= MAX_CLIENT_MESSAGE:
+            with contextlib.suppress(ValueError, RecursionError):
+                message = json.loads(text_data)
+        if not isinstance(message, dict) or message.get("action") != "take_over":
+            self._ignore("not a take-over command")
+            return
+        if not self.access.can_take_over:
+            await self._result(False, "none", "Your role cannot take over calls.")
+            return
+        if self._take_over is not None and not self._take_over.done():
+            return
+        handover, destination = message.get("handover"), message.get("destination")
+        try:
+            action, number = take_over_action(
+                call=self.access.call,
+                handover=handover if isinstance(handover, str) else None,
+                destination=destination if isinstance(destination, str) else None,
+            )
+        except ValidationError as exc:
+            await self._result(False, "none", " ".join(exc.messages))
+            return
+        # The reply arrives through this consumer's own dispatch loop: wait in a task.
+        self._take_over = asyncio.create_task(self._run_take_over(action, number))
+
+    def _ignore(self, why: str) -> None:
+        self.ignored += 1
+        if self.ignored <= 3:
+            logger.info("listener on call %s: ignored a message (%s)", self.call_id, why)
+
+    async def _run_take_over(self, action: dict | None, destination: str | None) -> None:
+        by = self.access.username
+        self._reply = asyncio.get_running_loop().create_future()
+        await self.channel_layer.group_send(  # the call's process answers on reply_to
+            self.control_group,
+            {
+                "type": "call.take_over",
+                "by": by,
+                "action": action,
+                "destination": destination,
+                "reply_to": self.channel_name,
+            },
+        )
+        try:
+            ok, detail = await asyncio.wait_for(self._reply, TAKE_OVER_REPLY_SECONDS)
+            path = "live"
+        except TimeoutError:
+            logger.info("call %s: no answer from the call's process; REST transfer", self.call_id)
+            try:
+                ok, detail = await _take_over_via_rest(
+                    call_id=self.call_id, by=by, action=action, destination=destination
+                )
+            except Exception:
+                logger.exception("call %s: REST take-over failed", self.call_id)
+                ok, detail = False, "The transfer failed; see the server log."
+            path = "rest"
+        finally:
+            self._reply = None
+        await self._result(ok, path, detail)
+
+    async def _result(self, ok: bool, path: str, detail: str) -> None:
+        await self.send_json({"type": "take_over.result", "ok": ok, "path": path, "detail": detail})
+
+    # ---- call → server (channel layer) ---------------------------------------------------
+    async def call_take_over_result(self, message: dict) -> None:
+        if self._reply is not None and not self._reply.done():
+            self._reply.set_result((bool(message.get("ok")), str(message.get("detail", ""))))
+
+    async def monitor_batch(self, message: dict) -> None:
+        """Several messages of the call at once (see calls/live/monitor.py), in order."""
+        handlers = {
+            "monitor.audio": self.monitor_audio,
+            "monitor.transcript": self.monitor_transcript,
+            "monitor.event": self.monitor_event,
+            "monitor.ended": self.monitor_ended,
+        }
+        for item in message.get("messages") or []:
+            handler = handlers.get(item.get("type")) if isinstance(item, dict) else None
+            if handler is not None:
+                await handler(item)
+
+    async def monitor_audio(self, message: dict) -> None:
+        if self._fresh(message):
+            await self.send_json(message)
+
+    def _fresh(self, message: dict) -> bool:
+        """False for audio this listener got too late (it fell behind): live or nothing.
+
+        Both clocks run in real time, so (now − at_ms) is the delivery delay plus a constant;
+        its smallest value over the last AUDIO_BASELINE_SECONDS is the undelayed baseline of
+        the track (windowed, so frames the call never received cannot silence it for good).
+        """
+        at_ms = message.get("at_ms")
+        if not isinstance(at_ms, int):
+            return True
+        now = time.monotonic()
+        delay = now - at_ms / 1000
+        track = str(message.get("track"))
+        best, candidate, roll_at = self._audio_delay.get(track, (delay, delay, now))
+        if now >= roll_at:
+            best, candidate, roll_at = candidate, delay, now + AUDIO_BASELINE_SECONDS
+        best, candidate = min(best, delay), min(candidate, delay)
+        self._audio_delay[track] = (best, candidate, roll_at)
+        if delay - best <= STALE_AUDIO_SECONDS:
+            return True
+        self.stale += 1
+        if self.stale in (1, 100, 1000):
+            logger.info(
+                "listener on call %s fell behind: %d late audio dropped", self.call_id, self.stale
+            )
+        return False
+
+    async def monitor_transcript(self, message: dict) -> None:
+        await self.send_json(message)
+
+    async def monitor_event(self, message: dict) -> None:
+        await self.send_json(message)
+
+    async def monitor_ended(self, message: dict) -> None:
+        await self.send_json(message)
+        await self.close()
+
+
+def _where(action: dict) -> dict:
+    """What the browser may show about a handover target (no secrets in handover actions)."""
+    return {"destination": action.get("destination", ""), "kind": action.get("kind", "phone")}

@@ -1,0 +1,101 @@
+"""Studio pages of Listen & intervene and the Playground (workspace-scoped like Studio)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from agents.models import Agent, AgentVersion, Environment, Role
+from agents.tenancy.access import studio_view
+from calls.live.listen import call_handover_actions
+from calls.live.playground import playground_session_create, playground_token_for
+from calls.models import Call
+
+DRAFT = "draft"
+
+
+@require_GET
+@studio_view(write_role=Role.EDITOR)
+def listen_view(request: HttpRequest, call_id: int) -> HttpResponse:
+    call = (
+        Call.objects.select_related("agent", "connector")
+        .filter(workspace=request.studio.workspace, pk=call_id)
+        .first()
+    )
+    if call is None:
+        raise Http404("No such call in this workspace.")
+    return render(
+        request,
+        "live/listen.html",
+        {
+            "call": call,
+            "handover_actions": call_handover_actions(call),
+            "can_take_over": request.studio.can_edit,
+            "ws_path": f"/v1/live/calls/{call.pk}",
+        },
+    )
+
+
+class PlaygroundStartForm(forms.Form):
+    environment = forms.ModelChoiceField(queryset=Environment.objects.none())
+    version = forms.ChoiceField(choices=[(DRAFT, "Draft")])
+
+    def __init__(self, *args, agent: Agent, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["environment"].queryset = Environment.objects.filter(
+            workspace_id=agent.workspace_id
+        ).order_by("pk")
+        self.versions = {str(v.pk): v for v in AgentVersion.objects.filter(agent=agent)}
+        self.fields["version"].choices = [(DRAFT, "Draft (unpublished changes included)")] + [
+            (key, f"{v.label} · {v.display_status}") for key, v in self.versions.items()
+        ]
+
+    def chosen_version(self) -> AgentVersion | None:
+        return self.versions.get(self.cleaned_data["version"])
+
+
+@require_GET
+@studio_view(write_role=Role.EDITOR)
+def playground_view(request: HttpRequest, agent_id: int) -> HttpResponse:
+    agent = get_object_or_404(Agent, pk=agent_id, workspace=request.studio.workspace)
+    return render(
+        request,
+        "live/playground.html",
+        {"agent": agent, "form": PlaygroundStartForm(agent=agent)},
+    )
+
+
+@require_POST
+@studio_view(write_role=Role.EDITOR)
+def playground_start_view(request: HttpRequest, agent_id: int) -> JsonResponse:
+    """Create the session's call and hand the page its websocket path (JSON for fetch)."""
+    agent = get_object_or_404(Agent, pk=agent_id, workspace=request.studio.workspace)
+    form = PlaygroundStartForm(request.POST, agent=agent)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors}, status=400)
+    try:
+        call = playground_session_create(
+            user=request.user,
+            agent=agent,
+            environment=form.cleaned_data["environment"],
+            version=form.chosen_version(),
+        )
+    except PermissionDenied as exc:
+        return JsonResponse({"errors": {"__all__": [str(exc)]}}, status=403)
+    except ValidationError as exc:
+        return JsonResponse({"errors": {"__all__": exc.messages}}, status=400)
+    token = playground_token_for(call=call, user=request.user)
+    return JsonResponse(
+        {
+            "call_id": call.pk,
+            "call_sid": call.call_sid,
+            "version": call.version_label,
+            "ws_path": f"/v1/live/playground/{token}",
+            "conversation_url": reverse("studio:call-detail", args=[call.pk]),
+        },
+        status=201,
+    )

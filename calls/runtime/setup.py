@@ -1,0 +1,52 @@
+"""Everything a live call needs from the database, loaded once when its stream connects."""
+
+from __future__ import annotations
+
+import os
+
+from agents.config.services import auth_credentials_get
+from agents.definitions.selectors import environment_values
+from agents.engine.context import CallContext
+from calls.models import Call
+
+
+def call_context_for(call: Call) -> CallContext:
+    """Template values of the call's environment (secrets decrypted here, kept in memory only)."""
+    values = (
+        environment_values(environment=call.environment)
+        if call.environment_id
+        else {"secrets": {}, "variables": {}, "auth": {}}
+    )
+    auth = {
+        name: {
+            "kind": cred.auth_connector.kind,
+            "header_name": cred.auth_connector.header_name,
+            "token_url": cred.auth_connector.token_url,
+            "scope": cred.auth_connector.scope,
+            "credentials": auth_credentials_get(credential=cred),
+        }
+        for name, cred in values["auth"].items()
+    }
+    snapshot = call.agent_snapshot or {}
+    secrets = values["secrets"]
+    llm = {
+        "base_url": values["variables"].get("LLM_BASE_URL")
+        or os.environ.get("STELLAR_LLM_BASE_URL", ""),
+        "model": snapshot.get("llm_model") or values["variables"].get("LLM_MODEL", ""),
+        "api_key": secrets.get("LLM_API_KEY") or os.environ.get("STELLAR_LLM_API_KEY", ""),
+    }
+    call_values = {
+        "sid": call.call_sid,
+        "from": call.from_number,
+        "to": call.to_number,
+        "digits": call.ivr_params.get("Digits", ""),
+        **{k: v for k, v in call.ivr_params.items() if k != "Digits"},
+    }
+    return CallContext(
+        call=call_values,
+        variables=values["variables"],
+        secrets=secrets,
+        auth=auth,
+        environment=call.environment.kind if call.environment_id else "development",
+        llm=llm,
+    )

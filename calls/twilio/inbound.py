@@ -1,0 +1,107 @@
+"""Answering Twilio's voice webhook: create the call once, decide the TwiML."""
+
+from __future__ import annotations
+
+import logging
+
+from calls.models import Call, CallStatus
+from calls.services import call_end, call_event_add, call_get_or_create
+from calls.twilio.signatures import public_url_for
+from calls.twilio.tokens import media_token_for
+from calls.twilio.twiml import twiml_connect_stream, twiml_unavailable
+from connectors.models import PhoneConnector
+from connectors.selectors import connector_resolve_version
+
+logger = logging.getLogger(__name__)
+
+# Parameters Twilio itself sends on a voice webhook; anything else came from an IVR/Studio flow.
+TWILIO_VOICE_PARAMS = frozenset(
+    [
+        "CallSid",
+        "AccountSid",
+        "From",
+        "To",
+        "CallStatus",
+        "ApiVersion",
+        "Direction",
+        "ForwardedFrom",
+        "CallerName",
+        "ParentCallSid",
+        "CallToken",
+        "FromCity",
+        "FromState",
+        "FromZip",
+        "FromCountry",
+        "ToCity",
+        "ToState",
+        "ToZip",
+        "ToCountry",
+        "Caller",
+        "CallerCity",
+        "CallerState",
+        "CallerZip",
+        "CallerCountry",
+        "Called",
+        "CalledCity",
+        "CalledState",
+        "CalledZip",
+        "CalledCountry",
+        "StirVerstat",
+        "StirPassportToken",
+        "AddOns",
+    ]
+)
+MAX_IVR_PARAMS = 20
+
+
+def ivr_params_from(params: dict[str, str]) -> dict[str, str]:
+    extras = {k: v for k, v in params.items() if k not in TWILIO_VOICE_PARAMS}
+    return {k[:64]: str(v)[:256] for k, v in list(extras.items())[:MAX_IVR_PARAMS]}
+
+
+def inbound_call_answer(*, connector: PhoneConnector, params: dict[str, str]) -> tuple[str, Call]:
+    call_sid = params["CallSid"]
+    resolution = connector_resolve_version(connector=connector)
+    call, created = call_get_or_create(
+        call_sid=call_sid,
+        defaults={
+            "workspace_id": connector.workspace_id,
+            "connector": connector,
+            "agent_id": connector.agent_id,
+            "agent_version": resolution.version,
+            "version_label": resolution.label,
+            "environment_id": connector.environment_id,
+            "agent_snapshot": resolution.snapshot or {},
+            "account_sid": params.get("AccountSid", ""),
+            "from_number": params.get("From", "")[:40],
+            "to_number": params.get("To", "")[:40],
+            "direction": params.get("Direction", "inbound")[:20],
+            "ivr_params": ivr_params_from(params),
+        },
+    )
+    if created:
+        call_event_add(
+            call=call,
+            kind="webhook",
+            message=f"Incoming call from {call.from_number} to {call.to_number}",
+            version=resolution.label,
+            reason=resolution.reason,
+            ivr_params=call.ivr_params,
+        )
+    else:
+        call_event_add(call=call, kind="webhook_retry", message="Twilio repeated the webhook")
+
+    if not resolution.ok:
+        if created:
+            call_event_add(call=call, kind="rejected", message=resolution.reason)
+            call_end(call=call, status=CallStatus.REJECTED, outcome=resolution.reason)
+        logger.info("call %s rejected: %s", call_sid, resolution.reason)
+        return twiml_unavailable(), call
+
+    parameters = {"call_id": str(call.pk), **call.ivr_params}
+    twiml = twiml_connect_stream(
+        action_url=public_url_for(f"/v1/calls/{call.pk}/connect-ended"),
+        stream_url=public_url_for(f"/v1/media/{media_token_for(call.pk)}", websocket=True),
+        parameters=parameters,
+    )
+    return twiml, call

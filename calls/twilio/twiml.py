@@ -1,0 +1,63 @@
+"""Every TwiML document we answer Twilio with, one builder per kind, built with the twilio package
+(never by hand): hang up, polite refusal, <Connect><Stream>, <Dial>, Studio-flow <Redirect>."""
+
+from __future__ import annotations
+
+from twilio.twiml.voice_response import Connect, Dial, VoiceResponse
+
+POLITE_UNAVAILABLE = (
+    "Sorry, this line cannot take your call right now. Please try again later. Goodbye."
+)
+MAX_PARAMETER_CHARS = 499
+
+
+def twiml_unavailable(message: str = POLITE_UNAVAILABLE) -> str:
+    response = VoiceResponse()
+    response.say(message)
+    response.hangup()
+    return str(response)
+
+
+def twiml_hangup() -> str:
+    response = VoiceResponse()
+    response.hangup()
+    return str(response)
+
+
+def twiml_connect_stream(*, action_url: str, stream_url: str, parameters: dict[str, str]) -> str:
+    """<Connect action><Stream url> with custom parameters (each name+value < 500 chars)."""
+    response = VoiceResponse()
+    connect = Connect(action=action_url, method="POST")
+    stream = connect.stream(url=stream_url)
+    for name, value in parameters.items():
+        value = str(value)[: max(0, MAX_PARAMETER_CHARS - len(name))]
+        stream.parameter(name=name, value=value)
+    response.append(connect)
+    return str(response)
+
+
+TRANSFER_FAILED = "Sorry, I could not connect you right now. Please try again later. Goodbye."
+STUDIO_FLOW_RETURN = (
+    "https://webhooks.twilio.com/v1/Accounts/{account}/Flows/{flow}?FlowEvent=return"
+)
+
+
+def twiml_dial(*, number: str, caller_id: str, timeout: int, action_url: str) -> str:
+    response = VoiceResponse()
+    dial = Dial(caller_id=caller_id or None, timeout=timeout, action=action_url, method="POST")
+    dial.number(number)
+    response.append(dial)
+    return str(response)
+
+
+def twiml_flow_return(*, account_sid: str, flow_sid: str) -> str:
+    response = VoiceResponse()
+    response.redirect(STUDIO_FLOW_RETURN.format(account=account_sid, flow=flow_sid), method="POST")
+    return str(response)
+
+
+def twiml_apology(message: str = TRANSFER_FAILED) -> str:
+    response = VoiceResponse()
+    response.say(message)
+    response.hangup()
+    return str(response)
