@@ -4,7 +4,7 @@
 #               (embedded defaults: SQLite, in-memory channel layer, Celery in-process)
 #   make test   system packages, .venv with dev tools, npm ci, ruff, then pytest on
 #               PostgreSQL, Redis, Prism and Chromium started by `python -m tests.harness`
-#   make lint   ruff check + ruff format --check
+#   make lint   ruff check + ruff format --check, import-linter (the layers), mypy (types)
 #   make bench  python -m benchmarks
 #   make prod-local  production layout on loopback: nginx TLS → 2 Daphne, Celery worker + beat,
 #               PostgreSQL, Redis (PROD_LOCAL_ARGS=--help for ports and the public URL)
@@ -74,6 +74,8 @@ test: system-deps $(VENV)/.stamp-dev node_modules/.stamp lint
 lint: $(VENV)/.stamp-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 
 format: $(VENV)/.stamp-dev
 	$(VENV)/bin/ruff check --fix .

@@ -1,16 +1,21 @@
 """Input and output serializers of the agents API, one pair per endpoint.
 
-Inputs validate the shape of what a client sends; outputs decide exactly what leaves the
-server (never a secret value, a credential or ciphertext).
+Inputs validate the shape of what a client sends (they have no instance: `Serializer[None]`);
+outputs decide exactly what leaves the server (never a secret value, a credential or ciphertext).
 """
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
+from django.db import models
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agents.models import (
     ActionKind,
+    Agent,
     AgentAction,
     AgentVersion,
     AuthConnector,
@@ -29,14 +34,22 @@ from agents.models import (
 )
 
 
-def choice_field_class(choices, component_name: str) -> type[serializers.ChoiceField]:
+class EnumChoiceField(serializers.ChoiceField):
+    """A ChoiceField whose choices are its class's `enum` (made by choice_field_class)."""
+
+    enum: ClassVar[type[models.Choices]]
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("choices", self.enum.choices)
+        super().__init__(**kwargs)
+
+
+def choice_field_class(choices: type[models.Choices], component_name: str) -> type[EnumChoiceField]:
     """A ChoiceField over `choices` whose schema is the named enum component: "kind" and
     "status" are different choice sets on different resources, so each gets its own name."""
 
-    class NamedChoiceField(serializers.ChoiceField):
-        def __init__(self, **kwargs):
-            kwargs.setdefault("choices", choices.choices)
-            super().__init__(**kwargs)
+    class NamedChoiceField(EnumChoiceField):
+        enum = choices
 
     NamedChoiceField.__name__ = NamedChoiceField.__qualname__ = f"{component_name}Field"
     schema = {"type": "string", "enum": list(choices.values)}
@@ -49,41 +62,45 @@ EnvironmentKindField = choice_field_class(EnvironmentKind, "EnvironmentKind")
 VersionStatusField = choice_field_class(VersionStatus, "VersionStatus")
 
 
-class WorkspacePrimaryKeyField(serializers.PrimaryKeyRelatedField):
+class WorkspacePrimaryKeyField(serializers.PrimaryKeyRelatedField[models.Model]):
     """A primary key that must name an object of the request's workspace (else "does not
     exist"), so ids of other workspaces cannot be probed or referenced."""
 
-    def __init__(self, *, model, workspace_path: str = "workspace", **kwargs):
+    def __init__(
+        self, *, model: type[models.Model], workspace_path: str = "workspace", **kwargs: Any
+    ):
         self.model = model
         self.workspace_path = workspace_path
-        super().__init__(queryset=model.objects.all(), **kwargs)
+        super().__init__(queryset=model._default_manager.all(), **kwargs)
 
-    def get_queryset(self):
-        return self.model.objects.filter(**{self.workspace_path: self.context["workspace"]})
+    def get_queryset(self) -> QuerySet[models.Model]:
+        workspace = self.context["workspace"]
+        return self.model._default_manager.filter(**{self.workspace_path: workspace})
 
 
-class FixedNameMixin:
+class FixedNameMixin(serializers.Serializer[None]):
     """Names are read-only after creation: templates and actions refer to them."""
 
-    def validate(self, attrs):
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         current = self.context["instance"].name
         sent = self.initial_data.get("name") if isinstance(self.initial_data, dict) else None
         if sent is not None and sent != current:
             raise serializers.ValidationError(
                 {"name": ["The name cannot be changed after creation; create a new one instead."]}
             )
-        return super().validate(attrs)
+        validated: dict[str, Any] = super().validate(attrs)
+        return validated
 
 
 # Draft ---------------------------------------------------------------------------------------
 
 
-class KnowledgeItemSerializer(serializers.Serializer):
+class KnowledgeItemSerializer(serializers.Serializer[dict[str, Any]]):
     question = serializers.CharField(max_length=2000)
     answer = serializers.CharField(max_length=4000)
 
 
-class IntentSerializer(serializers.Serializer):
+class IntentSerializer(serializers.Serializer[dict[str, Any]]):
     name = serializers.CharField(max_length=63)
     examples = serializers.ListField(child=serializers.CharField(max_length=500), allow_empty=False)
     response = serializers.CharField(max_length=2000, required=False, allow_blank=True)
@@ -100,7 +117,7 @@ class IntentsOutputField(serializers.JSONField):
     pass
 
 
-class DraftInputSerializer(serializers.Serializer):
+class DraftInputSerializer(serializers.Serializer[None]):
     """PUT: name is required, omitted fields keep their value."""
 
     name = serializers.CharField(max_length=120)
@@ -121,7 +138,7 @@ class DraftPatchInputSerializer(DraftInputSerializer):
     name = serializers.CharField(max_length=120, required=False)
 
 
-class DraftOutputSerializer(serializers.Serializer):
+class DraftOutputSerializer(serializers.Serializer[Agent]):
     name = serializers.CharField()
     language = serializers.CharField()
     voice = serializers.CharField()
@@ -134,9 +151,9 @@ class DraftOutputSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class LatestVersionSerializer(serializers.Serializer):
+class LatestVersionSerializer(serializers.Serializer[dict[str, Any]]):
     number = serializers.IntegerField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # the field "label" shadows Field.label
     status = VersionStatusField()
     locked = serializers.BooleanField()
 
@@ -151,18 +168,19 @@ class AgentOutputSerializer(DraftOutputSerializer):
     created_at = serializers.DateTimeField()
 
     @extend_schema_field(LatestVersionSerializer(allow_null=True))
-    def get_latest_version(self, agent) -> dict | None:
+    def get_latest_version(self, agent: Agent) -> dict[str, Any] | None:
+        # The latest_* attributes come from selectors.agent_list_with_latest_version().
         number = getattr(agent, "latest_version_number", None)
         if number is None:
             return None
         return {
             "number": number,
             "label": f"v{number}",
-            "status": agent.latest_version_status,
-            "locked": bool(agent.latest_version_locked),
+            "status": getattr(agent, "latest_version_status", None),
+            "locked": bool(getattr(agent, "latest_version_locked", False)),
         }
 
-    def get_latest_published_label(self, agent) -> str | None:
+    def get_latest_published_label(self, agent: Agent) -> str | None:
         number = getattr(agent, "latest_published_number", None)
         return None if number is None else f"v{number}"
 
@@ -170,12 +188,12 @@ class AgentOutputSerializer(DraftOutputSerializer):
 # Versions ------------------------------------------------------------------------------------
 
 
-class PublishInputSerializer(serializers.Serializer):
+class PublishInputSerializer(serializers.Serializer[None]):
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
-class VersionOutputSerializer(serializers.ModelSerializer):
-    label = serializers.CharField()
+class VersionOutputSerializer(serializers.ModelSerializer[AgentVersion]):
+    label = serializers.CharField()  # type: ignore[assignment]  # the field "label" shadows Field.label
     status = VersionStatusField()
     created_by = serializers.CharField(source="created_by.username", allow_null=True)
 
@@ -203,14 +221,14 @@ class VersionDetailOutputSerializer(VersionOutputSerializer):
 # Agent actions -------------------------------------------------------------------------------
 
 
-class AgentActionInputSerializer(serializers.Serializer):
+class AgentActionInputSerializer(serializers.Serializer[None]):
     name = serializers.CharField(max_length=63)
     description = serializers.CharField()
     kind = ActionKindField()
     config = serializers.DictField(required=False, default=dict)
 
 
-class AgentActionOutputSerializer(serializers.ModelSerializer):
+class AgentActionOutputSerializer(serializers.ModelSerializer[AgentAction]):
     kind = ActionKindField()
 
     class Meta:
@@ -222,7 +240,7 @@ class AgentActionOutputSerializer(serializers.ModelSerializer):
 # Environments, secrets, variables, auth connectors -------------------------------------------
 
 
-class EnvironmentOutputSerializer(serializers.ModelSerializer):
+class EnvironmentOutputSerializer(serializers.ModelSerializer[Environment]):
     kind = EnvironmentKindField()
     name = serializers.CharField(source="get_kind_display")
 
@@ -232,16 +250,16 @@ class EnvironmentOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EnvironmentValueInputSerializer(serializers.Serializer):
+class EnvironmentValueInputSerializer(serializers.Serializer[None]):
     environment = WorkspacePrimaryKeyField(model=Environment)
 
 
-class SecretInputSerializer(serializers.Serializer):
+class SecretInputSerializer(serializers.Serializer[None]):
     name = serializers.CharField(max_length=64)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
-class SecretUpdateInputSerializer(FixedNameMixin, serializers.Serializer):
+class SecretUpdateInputSerializer(FixedNameMixin, serializers.Serializer[None]):
     description = serializers.CharField(max_length=200, allow_blank=True)
 
 
@@ -251,7 +269,7 @@ class SecretValueInputSerializer(EnvironmentValueInputSerializer):
     )
 
 
-class SecretValueStateSerializer(serializers.ModelSerializer):
+class SecretValueStateSerializer(serializers.ModelSerializer[SecretValue]):
     """That a secret has a value in an environment, and since when: never the value."""
 
     environment_kind = EnvironmentKindField(source="environment.kind")
@@ -262,7 +280,7 @@ class SecretValueStateSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SecretOutputSerializer(serializers.ModelSerializer):
+class SecretOutputSerializer(serializers.ModelSerializer[Secret]):
     environments_with_value = SecretValueStateSerializer(source="values", many=True)
 
     class Meta:
@@ -283,7 +301,7 @@ class VariableValueInputSerializer(EnvironmentValueInputSerializer):
     value = serializers.CharField(allow_blank=True, trim_whitespace=False)
 
 
-class VariableValueOutputSerializer(serializers.ModelSerializer):
+class VariableValueOutputSerializer(serializers.ModelSerializer[VariableValue]):
     environment_kind = EnvironmentKindField(source="environment.kind")
 
     class Meta:
@@ -292,7 +310,7 @@ class VariableValueOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class VariableOutputSerializer(serializers.ModelSerializer):
+class VariableOutputSerializer(serializers.ModelSerializer[Variable]):
     values = VariableValueOutputSerializer(many=True)
 
     class Meta:
@@ -301,7 +319,7 @@ class VariableOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AuthConnectorInputSerializer(serializers.Serializer):
+class AuthConnectorInputSerializer(serializers.Serializer[None]):
     name = serializers.CharField(max_length=64)
     kind = AuthKindField()
     header_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
@@ -309,12 +327,12 @@ class AuthConnectorInputSerializer(serializers.Serializer):
     scope = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
 
-class AuthConnectorUpdateInputSerializer(FixedNameMixin, serializers.Serializer):
+class AuthConnectorUpdateInputSerializer(FixedNameMixin, serializers.Serializer[None]):
     header_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     token_url = serializers.URLField(required=False, allow_blank=True)
     scope = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
-    def validate(self, attrs):
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
         sent = self.initial_data.get("kind") if isinstance(self.initial_data, dict) else None
         if sent is not None and sent != self.context["instance"].kind:
@@ -333,7 +351,7 @@ class AuthCredentialsInputSerializer(EnvironmentValueInputSerializer):
     )
 
 
-class AuthCredentialStateSerializer(serializers.ModelSerializer):
+class AuthCredentialStateSerializer(serializers.ModelSerializer[AuthConnectorCredential]):
     environment_kind = EnvironmentKindField(source="environment.kind")
 
     class Meta:
@@ -342,7 +360,7 @@ class AuthCredentialStateSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AuthConnectorOutputSerializer(serializers.ModelSerializer):
+class AuthConnectorOutputSerializer(serializers.ModelSerializer[AuthConnector]):
     kind = AuthKindField()
     environments_with_credentials = AuthCredentialStateSerializer(source="credentials", many=True)
 
@@ -363,16 +381,16 @@ class AuthConnectorOutputSerializer(serializers.ModelSerializer):
 # Members -------------------------------------------------------------------------------------
 
 
-class MemberCreateInputSerializer(serializers.Serializer):
+class MemberCreateInputSerializer(serializers.Serializer[None]):
     email = serializers.EmailField()
     role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
 
 
-class MemberUpdateInputSerializer(serializers.Serializer):
+class MemberUpdateInputSerializer(serializers.Serializer[None]):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
-class MemberOutputSerializer(serializers.ModelSerializer):
+class MemberOutputSerializer(serializers.ModelSerializer[Membership]):
     username = serializers.CharField(source="user.username")
     email = serializers.CharField(source="user.email")
 

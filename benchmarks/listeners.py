@@ -36,7 +36,7 @@ import httpx
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from calls.live.monitor import AUDIO_BATCH_FRAMES  # noqa: E402
+from calls.runtime.monitor import AUDIO_BATCH_FRAMES  # noqa: E402
 from calls.runtime.outbound import LOOKAHEAD_SECONDS  # noqa: E402
 
 from ._client import CallStats, LeanCall, jitter_ms, lags_ms, send_lag_ms

@@ -1,10 +1,17 @@
 """REST API of calls (read-only): /calls/ with filters, /calls/{id}/ with its timeline."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
 from django.http import Http404
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents.api import WorkspaceViewSet
@@ -20,7 +27,12 @@ class WavRenderer(BaseRenderer):
     media_type = "audio/wav"
     format = "wav"
 
-    def render(self, data, accepted_media_type=None, renderer_context=None):
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> Any:
         return data
 
 
@@ -30,7 +42,7 @@ class CallViewSet(WorkspaceViewSet):
     queryset = Call.objects.none()
 
     @extend_schema(parameters=[CallFilterSerializer], responses=CallOutputSerializer(many=True))
-    def list(self, request):
+    def list(self, request: Request) -> Response:
         filters = CallFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
@@ -45,8 +57,8 @@ class CallViewSet(WorkspaceViewSet):
         return self._page(calls, CallOutputSerializer)
 
     @extend_schema(responses=CallDetailOutputSerializer)
-    def retrieve(self, request, pk=None):
-        call = call_detail(workspace=self.workspace, call_id=pk)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        call = call_detail(workspace=self.workspace, call_id=int(pk))  # pk matches \d+
         if call is None:
             raise Http404("No such call.")
         return Response(CallDetailOutputSerializer(call).data)
@@ -58,7 +70,7 @@ class CallViewSet(WorkspaceViewSet):
         }
     )
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, WavRenderer])
-    def recording(self, request, pk=None):
+    def recording(self, request: Request, pk: str) -> HttpResponseBase:
         """The recording (caller left, agent right); supports one HTTP Range for players."""
         recording = (
             Recording.objects.select_related("call")
@@ -67,4 +79,5 @@ class CallViewSet(WorkspaceViewSet):
         )
         if recording is None:
             raise Http404("This call has no recording.")
-        return recording_response(request, recording)
+        # Django's request: DRF's wrapper is no ASGIRequest, and the file would be read whole.
+        return recording_response(request._request, recording)

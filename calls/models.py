@@ -105,6 +105,12 @@ class TranscriptSegment(models.Model):
     def __str__(self) -> str:
         return f"{self.speaker}: {self.text}"
 
+    @property
+    def clock(self) -> str:
+        """“m:ss” of the segment's start, as shown next to each transcript line."""
+        seconds = self.start_ms // 1000
+        return f"{seconds // 60}:{seconds % 60:02d}"
+
 
 def recording_path(instance: "Recording", filename: str) -> str:
     return f"recordings/{instance.call.workspace_id}/{instance.call.call_sid}.wav"

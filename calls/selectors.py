@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import QuerySet
+
+from agents.models import Workspace
 from calls.models import Call
 from connectors.models import PhoneConnector
 
@@ -18,7 +24,7 @@ def call_with_connector(*, call_id: int) -> Call | None:
     )
 
 
-def call_list(*, workspace, filters: dict | None = None):
+def call_list(*, workspace: Workspace, filters: Mapping[str, Any] | None = None) -> QuerySet[Call]:
     qs = Call.objects.filter(workspace=workspace).select_related("connector", "agent_version")
     filters = filters or {}
     for key in ("status", "connector_id", "agent_id", "environment_id", "source"):
@@ -27,7 +33,7 @@ def call_list(*, workspace, filters: dict | None = None):
     return qs
 
 
-def call_detail(*, workspace, call_id: int) -> Call | None:
+def call_detail(*, workspace: Workspace, call_id: int) -> Call | None:
     """One call of the workspace with its timeline, transcript and recording."""
     return (
         Call.objects.filter(workspace=workspace, pk=call_id)

@@ -1,5 +1,9 @@
 """Output serializers of the calls API (read-only) and its list filters."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from rest_framework import serializers
 
 from agents.serializers import choice_field_class
@@ -8,13 +12,13 @@ from calls.models import Call, CallEvent, CallStatus, Recording, TranscriptSegme
 CallStatusField = choice_field_class(CallStatus, "CallStatus")
 
 
-class CallFilterSerializer(serializers.Serializer):
+class CallFilterSerializer(serializers.Serializer[None]):  # input only: no instance
     status = CallStatusField(required=False)
     connector = serializers.IntegerField(required=False, help_text="Phone connector id.")
     agent = serializers.IntegerField(required=False, help_text="Agent id.")
 
 
-class CallOutputSerializer(serializers.ModelSerializer):
+class CallOutputSerializer(serializers.ModelSerializer[Call]):
     status = CallStatusField()
 
     class Meta:
@@ -42,21 +46,21 @@ class CallOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CallEventOutputSerializer(serializers.ModelSerializer):
+class CallEventOutputSerializer(serializers.ModelSerializer[CallEvent]):
     class Meta:
         model = CallEvent
         fields = ["at", "kind", "message", "data"]
         read_only_fields = fields
 
 
-class TranscriptSegmentOutputSerializer(serializers.ModelSerializer):
+class TranscriptSegmentOutputSerializer(serializers.ModelSerializer[TranscriptSegment]):
     class Meta:
         model = TranscriptSegment
         fields = ["speaker", "start_ms", "end_ms", "text", "interrupted"]
         read_only_fields = fields
 
 
-class RecordingOutputSerializer(serializers.ModelSerializer):
+class RecordingOutputSerializer(serializers.ModelSerializer[Recording]):
     class Meta:
         model = Recording
         fields = ["duration_ms", "size_bytes", "channels", "sha256", "created_at"]
@@ -79,6 +83,6 @@ class CallDetailOutputSerializer(CallOutputSerializer):
         ]
         read_only_fields = fields
 
-    def get_recording(self, call: Call) -> dict | None:
+    def get_recording(self, call: Call) -> dict[str, Any] | None:
         recording = getattr(call, "recording", None)
         return RecordingOutputSerializer(recording).data if recording else None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from calls.handover_state import HandoverState
 from calls.models import Call, CallEvent, CallStatus, TranscriptSegment
+from calls.signals import call_finished
 
 TERMINAL_TWILIO_STATUSES = {
     "completed": CallStatus.COMPLETED,
@@ -31,7 +34,9 @@ def call_get_or_create(*, call_sid: str, defaults: dict[str, Any]) -> tuple[Call
         return Call.objects.get(call_sid=call_sid), False
 
 
-def call_mark_stream_started(*, call: Call, stream_sid: str, custom_parameters: dict) -> Call:
+def call_mark_stream_started(
+    *, call: Call, stream_sid: str, custom_parameters: dict[str, str]
+) -> Call:
     now = timezone.now()
     Call.objects.filter(pk=call.pk).update(
         stream_ended_at=None,
@@ -75,14 +80,14 @@ def transcript_add(
 
 
 @transaction.atomic
-def call_save_conversation(*, call_id: int, state: dict[str, Any]) -> None:
+def call_save_conversation(*, call_id: int, state: Mapping[str, Any]) -> None:
     """Merge the engine's state (history, variables, actions run) into the call's record."""
     call = Call.objects.select_for_update().only("conversation").get(pk=call_id)
     call.conversation = {**(call.conversation or {}), **state}
     call.save(update_fields=["conversation"])
 
 
-def _merged_counts(stored: dict | None, new: dict[str, int]) -> dict[str, int]:
+def _merged_counts(stored: dict[str, int] | None, new: dict[str, int]) -> dict[str, int]:
     merged = dict(stored or {})
     for key, count in new.items():
         merged[key] = merged.get(key, 0) + count
@@ -109,8 +114,9 @@ def call_stream_ended(
     )
     call.refresh_from_db()
     call_event_add(call=call, kind="stream_stopped", message=reason, input_errors=input_errors)
-    handover = (call.conversation or {}).get("handover") or {}
-    if caller_hung_up and call.ended_at is None and handover.get("via") != "rest":
+    handover = HandoverState.of(call)
+    rest_transfer = handover is not None and handover.via == "rest"
+    if caller_hung_up and call.ended_at is None and not rest_transfer:
         return call_end(call=call, status=CallStatus.COMPLETED, outcome="Caller hung up")
     _finalize_when_ready(call)
     return call
@@ -136,9 +142,11 @@ def call_end(*, call: Call, status: str, outcome: str = "", duration: int | None
 
 
 def _finalize_when_ready(call: Call) -> None:
-    from calls.recordings.finalize import call_finalize_when_ready
-
-    call_finalize_when_ready(call=call)
+    """Announce the finished call once it has ended and its stream (if any) is closed."""
+    if call.ended_at is None or (call.answered_at is not None and call.stream_ended_at is None):
+        return
+    call_id = call.pk
+    transaction.on_commit(lambda: call_finished.send(sender=Call, call_id=call_id))
 
 
 def call_apply_status_callback(*, call: Call, params: dict[str, str]) -> Call:

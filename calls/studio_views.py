@@ -4,15 +4,18 @@ support, which Django's FileResponse lacks and browsers need to seek in <audio>)
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.core.paginator import Paginator
-from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from agents.models import Agent, Environment, Role
-from agents.tenancy.access import studio_view
+from agents.models import Agent, Environment, Role, Workspace
+from agents.tenancy.access import StudioRequest, studio_view
 from calls.models import LIVE_STATUSES, Call, CallStatus, Recording
 from calls.recordings.download import recording_response
 from calls.selectors import call_detail, call_list
@@ -56,13 +59,17 @@ class CallFilterForm(forms.Form):
         label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
-    def __init__(self, *args, workspace, **kwargs):
+    def __init__(self, *args: Any, workspace: Workspace, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["connector"].queryset = PhoneConnector.objects.filter(workspace=workspace)
-        self.fields["agent"].queryset = Agent.objects.filter(workspace=workspace)
-        self.fields["environment"].queryset = Environment.objects.filter(workspace=workspace)
+        # self.fields holds copies of the fields declared above (casts: their declared types).
+        connector = cast(forms.ModelChoiceField[PhoneConnector], self.fields["connector"])
+        connector.queryset = PhoneConnector.objects.filter(workspace=workspace)
+        agent = cast(forms.ModelChoiceField[Agent], self.fields["agent"])
+        agent.queryset = Agent.objects.filter(workspace=workspace)
+        environment = cast(forms.ModelChoiceField[Environment], self.fields["environment"])
+        environment.queryset = Environment.objects.filter(workspace=workspace)
 
-    def apply(self, calls):
+    def apply(self, calls: QuerySet[Call]) -> QuerySet[Call]:
         """Narrow a workspace's calls by the valid filters (invalid ones are ignored)."""
         data = self.cleaned_data if self.is_valid() else {}
         if data.get("status") == "live":
@@ -81,7 +88,7 @@ class CallFilterForm(forms.Form):
             calls = calls.filter(segments__text__icontains=data["q"].strip()).distinct()
         return calls
 
-    def selector_filters(self) -> dict:
+    def selector_filters(self) -> dict[str, Any]:
         data = self.cleaned_data if self.is_valid() else {}
         status = data.get("status")
         return {
@@ -92,14 +99,14 @@ class CallFilterForm(forms.Form):
         }
 
 
-def _workspace_calls(request: HttpRequest, form: CallFilterForm):
+def _workspace_calls(request: StudioRequest, form: CallFilterForm) -> QuerySet[Call]:
     calls = call_list(workspace=request.studio.workspace, filters=form.selector_filters())
     return form.apply(calls).select_related("agent", "environment")
 
 
 @require_GET
 @studio_view(write_role=Role.EDITOR)
-def call_list_view(request: HttpRequest) -> HttpResponse:
+def call_list_view(request: StudioRequest) -> HttpResponse:
     form = CallFilterForm(request.GET or None, workspace=request.studio.workspace)
     calls = _workspace_calls(request, form)
     page = Paginator(calls, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -120,7 +127,7 @@ def call_list_view(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @studio_view(write_role=Role.EDITOR)
-def live_badge_view(request: HttpRequest) -> HttpResponse:
+def live_badge_view(request: StudioRequest) -> HttpResponse:
     """htmx (polled): how many calls of the workspace are live right now."""
     count = Call.objects.filter(
         workspace=request.studio.workspace, status__in=LIVE_STATUSES
@@ -130,7 +137,7 @@ def live_badge_view(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @studio_view(write_role=Role.EDITOR)
-def call_detail_view(request: HttpRequest, call_id: int) -> HttpResponse:
+def call_detail_view(request: StudioRequest, call_id: int) -> HttpResponse:
     call = call_detail(workspace=request.studio.workspace, call_id=call_id)
     if call is None:
         raise Http404("No such call in this workspace.")
@@ -145,21 +152,14 @@ def call_detail_view(request: HttpRequest, call_id: int) -> HttpResponse:
             "call": call,
             "recording": recording,
             "events": list(call.events.all()),
-            "segments": [_with_clock(s) for s in call.segments.all()],
+            "segments": list(call.segments.all()),
         },
     )
 
 
-def _with_clock(segment):
-    """Attach “m:ss” of the segment's start, as shown next to each transcript line."""
-    seconds = segment.start_ms // 1000
-    segment.clock = f"{seconds // 60}:{seconds % 60:02d}"
-    return segment
-
-
 @require_GET
 @studio_view(write_role=Role.EDITOR)
-def call_recording_view(request: HttpRequest, call_id: int) -> HttpResponse:
+def call_recording_view(request: StudioRequest, call_id: int) -> HttpResponseBase:
     """The call's WAV, for members of the call's workspace only; honours one byte range."""
     recording = (
         Recording.objects.select_related("call")

@@ -36,6 +36,11 @@ def finalize_call(call_id: int) -> None:
     FINALIZE_OUTCOMES.labels("ok").inc()
 
 
+def enqueue_finalize(sender: object, *, call_id: int, **kwargs: object) -> None:
+    """Receiver of calls.signals.call_finished (connected in CallsConfig.ready)."""
+    finalize_call.delay(call_id)
+
+
 @shared_task
 def sweep_stale_calls() -> None:
     finalize.calls_sweep_stale()  # ending a call enqueues its finalize_call

@@ -1,8 +1,13 @@
 """REST API of phone connectors: /phone-connectors/."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents.api import WorkspaceViewSet
@@ -25,22 +30,25 @@ class PhoneConnectorViewSet(WorkspaceViewSet):
         connectors = connector_list(workspace=self.workspace)
         return get_object_or_404(connectors, pk=self.kwargs["pk"])
 
-    def _valid(self, serializer_class, *, partial: bool = False) -> dict:
+    def _valid(
+        self, serializer_class: type[serializers.Serializer[None]], *, partial: bool = False
+    ) -> dict[str, Any]:
         serializer = serializer_class(
             data=self.request.data, partial=partial, context={"workspace": self.workspace}
         )
         serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+        data: dict[str, Any] = serializer.validated_data
+        return data
 
     @extend_schema(responses=PhoneConnectorOutputSerializer(many=True))
-    def list(self, request):
+    def list(self, request: Request) -> Response:
         connectors = connector_list(workspace=self.workspace)
         return self._page(connectors, PhoneConnectorOutputSerializer)
 
     @extend_schema(
         request=PhoneConnectorInputSerializer, responses={201: PhoneConnectorOutputSerializer}
     )
-    def create(self, request):
+    def create(self, request: Request) -> Response:
         data = self._valid(PhoneConnectorInputSerializer)
         connector = services.connector_create(workspace=self.workspace, **data)
         return Response(
@@ -48,23 +56,23 @@ class PhoneConnectorViewSet(WorkspaceViewSet):
         )
 
     @extend_schema(responses=PhoneConnectorOutputSerializer)
-    def retrieve(self, request, pk=None):
+    def retrieve(self, request: Request, pk: str) -> Response:
         return Response(PhoneConnectorOutputSerializer(self._connector()).data)
 
     @extend_schema(
         request=PhoneConnectorUpdateInputSerializer, responses=PhoneConnectorOutputSerializer
     )
-    def update(self, request, pk=None):
+    def update(self, request: Request, pk: str) -> Response:
         return self._update(partial=False)
 
     @extend_schema(
         request=PhoneConnectorUpdateInputSerializer, responses=PhoneConnectorOutputSerializer
     )
-    def partial_update(self, request, pk=None):
+    def partial_update(self, request: Request, pk: str) -> Response:
         return self._update(partial=True)
 
     @extend_schema(responses={204: None})
-    def destroy(self, request, pk=None):
+    def destroy(self, request: Request, pk: str) -> Response:
         services.connector_delete(connector=self._connector())
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -5,14 +5,19 @@ import secrets
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.urls import reverse
 
 from agents.models import Agent, AgentVersion, Environment, Workspace
 from stellar.kernel import crypto
 
+IDENTIFIER_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+IDENTIFIER_LENGTH = 24  # ≈ 124 bits
+
 
 def new_identifier() -> str:
-    """Unguessable public id used in the webhook URL."""
-    return secrets.token_urlsafe(18)
+    """Unguessable public id used in the webhook URL: lowercase letters and digits only, so it
+    is URL-safe and shell-safe (never starts with '-') and never wraps at a hyphen."""
+    return "".join(secrets.choice(IDENTIFIER_ALPHABET) for _ in range(IDENTIFIER_LENGTH))
 
 
 class ConnectorKind(models.TextChoices):
@@ -64,8 +69,8 @@ class PhoneConnector(models.Model):
 
     @property
     def webhook_path(self) -> str:
-        return f"/v1/agents/{self.identifier}/twilio-config"
+        return reverse("voice-webhook", args=[self.identifier])
 
     @property
     def webhook_url(self) -> str:
-        return settings.STELLAR_PUBLIC_URL + self.webhook_path
+        return f"{settings.STELLAR_PUBLIC_URL}{self.webhook_path}"  # (a str setting)

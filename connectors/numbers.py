@@ -22,7 +22,7 @@ from django.utils import timezone
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from connectors.models import PhoneConnector
-from connectors.selectors import connector_resolve_version
+from connectors.selectors import Resolution, connector_resolve_version
 from connectors.twilio_client import twilio_client_for
 from stellar.kernel.phone import normalize_e164
 
@@ -54,7 +54,7 @@ def _rest_failure(exc: Exception) -> tuple[int, int | None, str] | None:
         return exc.status, exc.code, exc.msg
     response = exc.args[1] if len(exc.args) > 1 else None
     status = getattr(response, "status_code", None)
-    if status is None:
+    if response is None or status is None:
         return None
     try:
         payload = json.loads(response.text or "{}")
@@ -453,7 +453,7 @@ def _handover_checks(connector: PhoneConnector) -> list[Check]:
     return checks
 
 
-def answering_label(resolution) -> str:
+def answering_label(resolution: Resolution) -> str:
     """“v3 (latest published)”, “the draft (Draft mode)” or “v2 (pinned)”."""
     if not resolution.ok:
         return ""

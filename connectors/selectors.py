@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import QuerySet
+
 from agents.definitions.selectors import latest_published_version
 from agents.definitions.versions import agent_snapshot
-from agents.models import AgentVersion, VersionStatus
+from agents.models import AgentVersion, VersionStatus, Workspace
 from connectors.models import PhoneConnector, VersionMode
 
 
@@ -56,7 +58,7 @@ def connector_resolve_version(*, connector: PhoneConnector) -> Resolution:
     )
 
 
-def connector_list(*, workspace):
+def connector_list(*, workspace: Workspace) -> QuerySet[PhoneConnector]:
     return PhoneConnector.objects.filter(workspace=workspace).select_related(
         "agent", "environment", "pinned_version"
     )

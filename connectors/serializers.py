@@ -3,6 +3,10 @@
 The Twilio auth token is write-only: it is encrypted on the way in and never sent back.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -14,7 +18,7 @@ from connectors.selectors import connector_resolve_version
 ConnectorKindField = choice_field_class(ConnectorKind, "ConnectorKind")
 
 
-class PhoneConnectorInputSerializer(serializers.Serializer):
+class PhoneConnectorInputSerializer(serializers.Serializer[None]):  # input only: no instance
     name = serializers.CharField(max_length=120)
     agent = WorkspacePrimaryKeyField(model=Agent)
     environment = WorkspacePrimaryKeyField(model=Environment)
@@ -43,13 +47,17 @@ class PhoneConnectorUpdateInputSerializer(PhoneConnectorInputSerializer):
     )
 
 
-class AnsweringSerializer(serializers.Serializer):
+class AnsweringSerializer(serializers.Serializer[None]):  # documents get_answering's dict
     ok = serializers.BooleanField(help_text="Whether a call would be answered right now.")
-    label = serializers.CharField(help_text='"v3", "draft", or empty when nothing answers.')
+    # A field named `label`: DRF's metaclass takes declared fields out of the class, but the
+    # stub sees this as overriding Field.label (a string).
+    label = serializers.CharField(  # type: ignore[assignment]
+        help_text='"v3", "draft", or empty when nothing answers.'
+    )
     reason = serializers.CharField()
 
 
-class PhoneConnectorOutputSerializer(serializers.ModelSerializer):
+class PhoneConnectorOutputSerializer(serializers.ModelSerializer[PhoneConnector]):
     kind = ConnectorKindField()
     pinned_version_label = serializers.CharField(
         source="pinned_version.label", allow_null=True, default=None
@@ -83,6 +91,6 @@ class PhoneConnectorOutputSerializer(serializers.ModelSerializer):
         return bool(connector.twilio_auth_token_ciphertext)
 
     @extend_schema_field(AnsweringSerializer)
-    def get_answering(self, connector: PhoneConnector) -> dict:
+    def get_answering(self, connector: PhoneConnector) -> dict[str, Any]:
         resolution = connector_resolve_version(connector=connector)
         return {"ok": resolution.ok, "label": resolution.label, "reason": resolution.reason}

@@ -78,7 +78,7 @@ def connector_create(
 
 @transaction.atomic
 def connector_update(
-    *, connector: PhoneConnector, twilio_auth_token: str | None = None, **changes
+    *, connector: PhoneConnector, twilio_auth_token: str | None = None, **changes: object
 ) -> PhoneConnector:
     for field, value in changes.items():
         if field not in EDITABLE_FIELDS + ("twilio_account_sid",):

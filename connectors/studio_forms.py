@@ -4,10 +4,13 @@ Auth Token (write-only)."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
+from django.db.models import QuerySet
 from django.urls import reverse
 
-from agents.models import Agent, AgentVersion, Environment
+from agents.models import Agent, AgentVersion, Environment, Workspace
 from connectors.models import ConnectorKind, VersionMode
 
 VERSION_MODE_CHOICES = [
@@ -17,7 +20,7 @@ VERSION_MODE_CHOICES = [
 ]
 
 
-class VersionChoiceField(forms.ModelChoiceField):
+class VersionChoiceField(forms.ModelChoiceField[AgentVersion]):
     def label_from_instance(self, obj: AgentVersion) -> str:
         note = f" · {obj.note}" if obj.note else ""
         return f"{obj.label} ({obj.display_status}){note}"
@@ -64,20 +67,26 @@ class ConnectorForm(forms.Form):
         required=False, initial=True, help_text="A disabled connector answers no calls."
     )
 
-    def __init__(self, *args, workspace, editing: bool = False, **kwargs):
+    def __init__(
+        self, *args: Any, workspace: Workspace, editing: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["agent"].queryset = Agent.objects.filter(workspace=workspace)
-        self.fields["agent"].widget.attrs.update(  # htmx: reload the version picker
+        # self.fields holds copies of the fields declared above (casts: their declared types).
+        agent = cast(forms.ModelChoiceField[Agent], self.fields["agent"])
+        agent.queryset = Agent.objects.filter(workspace=workspace)
+        agent.widget.attrs.update(  # htmx: reload the version picker
             {
                 "hx-get": reverse("studio:connector-versions"),
                 "hx-target": "#version-picker",
                 "hx-swap": "outerHTML",
             }
         )
-        self.fields["environment"].queryset = Environment.objects.filter(workspace=workspace)
+        environment = cast(forms.ModelChoiceField[Environment], self.fields["environment"])
+        environment.queryset = Environment.objects.filter(workspace=workspace)
         agent_id = self.data.get("agent") if self.is_bound else self.initial.get("agent")
         agent_id = getattr(agent_id, "pk", agent_id)
-        self.fields["pinned_version"].queryset = pinned_choices(workspace, agent_id)
+        pinned = cast(VersionChoiceField, self.fields["pinned_version"])
+        pinned.queryset = pinned_choices(workspace, agent_id)
         if editing:
             self.fields["twilio_auth_token"].required = False
             self.fields[
@@ -86,8 +95,9 @@ class ConnectorForm(forms.Form):
         else:
             del self.fields["enabled"]
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()  # a Form's returns its cleaned_data
+        data = self.cleaned_data
         if data.get("version_mode") == VersionMode.PINNED and not data.get("pinned_version"):
             self.add_error("pinned_version", "Pinned mode needs a version to pin.")
         if not data.get("name") and data.get("agent") and data.get("environment"):
@@ -95,9 +105,9 @@ class ConnectorForm(forms.Form):
         return data
 
 
-def pinned_choices(workspace, agent_id):
+def pinned_choices(workspace: Workspace, agent_id: str | int | None) -> QuerySet[AgentVersion]:
     """The versions of the workspace's agent `agent_id` (none when no agent is chosen)."""
-    if not str(agent_id or "").isdigit():
+    if agent_id is None or not str(agent_id).isdigit():
         return AgentVersion.objects.none()
     return AgentVersion.objects.filter(agent_id=agent_id, agent__workspace=workspace)
 
@@ -107,6 +117,9 @@ class VersionPickerForm(forms.Form):
 
     pinned_version = ConnectorForm.base_fields["pinned_version"]
 
-    def __init__(self, *args, workspace, agent_id, **kwargs):
+    def __init__(
+        self, *args: Any, workspace: Workspace, agent_id: str | int | None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["pinned_version"].queryset = pinned_choices(workspace, agent_id)
+        pinned = cast(VersionChoiceField, self.fields["pinned_version"])  # declared above
+        pinned.queryset = pinned_choices(workspace, agent_id)

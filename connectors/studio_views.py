@@ -3,16 +3,18 @@ numbers of the account (connect / disconnect) and diagnostics."""
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import ProtectedError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agents.definitions.studio_forms import service_errors_to_form
 from agents.models import Role
-from agents.tenancy.access import studio_view
+from agents.tenancy.access import StudioRequest, studio_view
+from agents.tenancy.studio_forms import service_errors_to_form
 from connectors import numbers
 from connectors.models import PhoneConnector
 from connectors.selectors import connector_list, connector_resolve_version
@@ -22,7 +24,7 @@ from connectors.studio_forms import ConnectorForm, VersionPickerForm
 FORM_FIELDS = ("name", "agent", "environment", "version_mode", "pinned_version")
 
 
-def _connector(request: HttpRequest, connector_id: int) -> PhoneConnector:
+def _connector(request: StudioRequest, connector_id: int) -> PhoneConnector:
     return get_object_or_404(
         PhoneConnector.objects.select_related("agent", "environment", "pinned_version"),
         pk=connector_id,
@@ -30,7 +32,15 @@ def _connector(request: HttpRequest, connector_id: int) -> PhoneConnector:
     )
 
 
-def _answering(connector: PhoneConnector) -> dict:
+class Answering(TypedDict):
+    """Whether (and with which version) a connector answers calls now, for the templates."""
+
+    ok: bool
+    label: str
+    reason: str
+
+
+def _answering(connector: PhoneConnector) -> Answering:
     resolution = connector_resolve_version(connector=connector)
     return {
         "ok": resolution.ok,
@@ -41,14 +51,14 @@ def _answering(connector: PhoneConnector) -> dict:
 
 @require_GET
 @studio_view(write_role=Role.EDITOR)
-def connector_list_view(request: HttpRequest) -> HttpResponse:
+def connector_list_view(request: StudioRequest) -> HttpResponse:
     rows = [(c, _answering(c)) for c in connector_list(workspace=request.studio.workspace)]
     return render(request, "studio/connectors/list.html", {"rows": rows})
 
 
 @require_http_methods(["GET", "POST"])
 @studio_view(write_role=Role.EDITOR)
-def connector_create_view(request: HttpRequest) -> HttpResponse:
+def connector_create_view(request: StudioRequest) -> HttpResponse:
     workspace = request.studio.workspace
     initial = {"kind": "twilio", "version_mode": "published"}
     if request.GET.get("agent"):
@@ -73,7 +83,7 @@ def connector_create_view(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @studio_view(write_role=Role.EDITOR)
-def connector_version_options(request: HttpRequest) -> HttpResponse:
+def connector_version_options(request: StudioRequest) -> HttpResponse:
     """htmx: the version picker for the agent just chosen in the connector form."""
     form = VersionPickerForm(workspace=request.studio.workspace, agent_id=request.GET.get("agent"))
     return render(request, "studio/connectors/_version_picker.html", {"form": form})
@@ -81,7 +91,7 @@ def connector_version_options(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @studio_view(write_role=Role.EDITOR)
-def connector_detail_view(request: HttpRequest, connector_id: int) -> HttpResponse:
+def connector_detail_view(request: StudioRequest, connector_id: int) -> HttpResponse:
     connector = _connector(request, connector_id)
     return render(
         request,
@@ -92,7 +102,7 @@ def connector_detail_view(request: HttpRequest, connector_id: int) -> HttpRespon
 
 @require_http_methods(["GET", "POST"])
 @studio_view(write_role=Role.EDITOR)
-def connector_edit_view(request: HttpRequest, connector_id: int) -> HttpResponse:
+def connector_edit_view(request: StudioRequest, connector_id: int) -> HttpResponse:
     connector = _connector(request, connector_id)
     initial = {f: getattr(connector, f) for f in FORM_FIELDS}
     initial.update(
@@ -129,7 +139,7 @@ def connector_edit_view(request: HttpRequest, connector_id: int) -> HttpResponse
 
 @require_POST
 @studio_view(write_role=Role.EDITOR)
-def connector_delete_view(request: HttpRequest, connector_id: int) -> HttpResponse:
+def connector_delete_view(request: StudioRequest, connector_id: int) -> HttpResponse:
     connector = _connector(request, connector_id)
     try:
         connector_delete(connector=connector)
@@ -142,7 +152,7 @@ def connector_delete_view(request: HttpRequest, connector_id: int) -> HttpRespon
 
 @require_GET
 @studio_view(write_role=Role.EDITOR)
-def connector_numbers_view(request: HttpRequest, connector_id: int) -> HttpResponse:
+def connector_numbers_view(request: StudioRequest, connector_id: int) -> HttpResponse:
     connector = _connector(request, connector_id)
     problem, rows = "", []
     try:
@@ -157,7 +167,13 @@ def connector_numbers_view(request: HttpRequest, connector_id: int) -> HttpRespo
 
 
 def _number_result(
-    request: HttpRequest, connector: PhoneConnector, sid: str, number, *, ok: str = "", error=""
+    request: StudioRequest,
+    connector: PhoneConnector,
+    sid: str,
+    number: numbers.NumberView | None,
+    *,
+    ok: str = "",
+    error: str = "",
 ) -> HttpResponse:
     """The number's row for htmx, or back to the numbers page with a message."""
     if request.htmx:
@@ -180,7 +196,7 @@ def _number_result(
 
 @require_POST
 @studio_view(write_role=Role.EDITOR)
-def number_connect_view(request: HttpRequest, connector_id: int, sid: str) -> HttpResponse:
+def number_connect_view(request: StudioRequest, connector_id: int, sid: str) -> HttpResponse:
     connector = _connector(request, connector_id)
     confirmed = request.POST.get("confirm") == "yes"
     try:
@@ -193,7 +209,7 @@ def number_connect_view(request: HttpRequest, connector_id: int, sid: str) -> Ht
 
 @require_POST
 @studio_view(write_role=Role.EDITOR)
-def number_disconnect_view(request: HttpRequest, connector_id: int, sid: str) -> HttpResponse:
+def number_disconnect_view(request: StudioRequest, connector_id: int, sid: str) -> HttpResponse:
     connector = _connector(request, connector_id)
     try:
         number = numbers.number_disconnect(connector=connector, sid=sid)
@@ -205,7 +221,7 @@ def number_disconnect_view(request: HttpRequest, connector_id: int, sid: str) ->
 
 @require_GET
 @studio_view(write_role=Role.EDITOR)
-def connector_diagnostics_view(request: HttpRequest, connector_id: int) -> HttpResponse:
+def connector_diagnostics_view(request: StudioRequest, connector_id: int) -> HttpResponse:
     connector = _connector(request, connector_id)
     diagnosis = numbers.connector_diagnostics(
         connector=connector, number_sid=request.GET.get("number", "")

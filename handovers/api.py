@@ -1,67 +1,29 @@
-"""REST API of handover actions: /agents/{agent_id}/handover-actions/."""
+"""REST API of handover actions: /agents/{agent_id}/handover-actions/ (the same operations as
+the agent's other actions, through handovers.services)."""
 
-from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import status
-from rest_framework.response import Response
+from typing import Any
 
-from agents.api import AGENT_ID_PARAMETER, AgentScopedViewSet
+from agents.api import AgentActionsViewSet, agent_actions_schema
+from agents.definitions.models import Agent
 from handovers import services
 from handovers.models import HandoverAction
 from handovers.serializers import HandoverActionInputSerializer, HandoverActionOutputSerializer
 
 
-def _valid(request, *, partial: bool = False) -> dict:
-    serializer = HandoverActionInputSerializer(data=request.data, partial=partial)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-@extend_schema_view(
-    list=extend_schema(parameters=[AGENT_ID_PARAMETER]),
-    create=extend_schema(parameters=[AGENT_ID_PARAMETER]),
-    retrieve=extend_schema(parameters=[AGENT_ID_PARAMETER]),
-    update=extend_schema(parameters=[AGENT_ID_PARAMETER]),
-    partial_update=extend_schema(parameters=[AGENT_ID_PARAMETER]),
-    destroy=extend_schema(parameters=[AGENT_ID_PARAMETER]),
-)
-class HandoverActionViewSet(AgentScopedViewSet):
+@agent_actions_schema(HandoverActionInputSerializer, HandoverActionOutputSerializer)
+class HandoverActionViewSet(AgentActionsViewSet[HandoverAction]):
     """Hand the caller to a human (E.164 number) or back to a Twilio Studio flow."""
 
     queryset = HandoverAction.objects.none()
+    related_name = "handover_actions"
+    input_serializer = HandoverActionInputSerializer
+    output_serializer = HandoverActionOutputSerializer
 
-    def _handover(self) -> HandoverAction:
-        return get_object_or_404(self._parent().handover_actions.all(), pk=self.kwargs["pk"])
+    def action_create(self, agent: Agent, data: dict[str, Any]) -> HandoverAction:
+        return services.handover_action_create(agent=agent, **data)
 
-    @extend_schema(responses=HandoverActionOutputSerializer(many=True))
-    def list(self, request, agent_id=None):
-        return self._page(self._parent().handover_actions.all(), HandoverActionOutputSerializer)
+    def action_update(self, action: HandoverAction, data: dict[str, Any]) -> HandoverAction:
+        return services.handover_action_update(action=action, **data)
 
-    @extend_schema(
-        request=HandoverActionInputSerializer, responses={201: HandoverActionOutputSerializer}
-    )
-    def create(self, request, agent_id=None):
-        created = services.handover_action_create(agent=self._parent(), **_valid(request))
-        return Response(
-            HandoverActionOutputSerializer(created).data, status=status.HTTP_201_CREATED
-        )
-
-    @extend_schema(responses=HandoverActionOutputSerializer)
-    def retrieve(self, request, agent_id=None, pk=None):
-        return Response(HandoverActionOutputSerializer(self._handover()).data)
-
-    @extend_schema(request=HandoverActionInputSerializer, responses=HandoverActionOutputSerializer)
-    def update(self, request, agent_id=None, pk=None):
-        updated = services.handover_action_update(action=self._handover(), **_valid(request))
-        return Response(HandoverActionOutputSerializer(updated).data)
-
-    @extend_schema(request=HandoverActionInputSerializer, responses=HandoverActionOutputSerializer)
-    def partial_update(self, request, agent_id=None, pk=None):
-        changes = _valid(request, partial=True)
-        updated = services.handover_action_update(action=self._handover(), **changes)
-        return Response(HandoverActionOutputSerializer(updated).data)
-
-    @extend_schema(responses={204: None})
-    def destroy(self, request, agent_id=None, pk=None):
-        services.handover_action_delete(action=self._handover())
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def action_delete(self, action: HandoverAction) -> None:
+        services.handover_action_delete(action=action)

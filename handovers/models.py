@@ -1,10 +1,11 @@
 """Handover actions: hand the caller to a human phone number (or back to a Twilio Studio flow)."""
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from agents.definitions.action_models import action_name_validator
-from agents.models import Agent
+from agents.definitions.models import Agent
 from stellar.kernel.phone import normalize_e164, validate_e164
 
 
@@ -78,10 +79,8 @@ class HandoverAction(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def clean(self):
-        from django.core.exceptions import ValidationError
-
-        errors = {}
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
         if self.kind == HandoverKind.PHONE:
             try:
                 self.destination = normalize_e164(self.destination)

@@ -12,7 +12,7 @@ from handovers.models import SNAPSHOT_FIELDS, Fallback, HandoverAction, Handover
 HandoverKindField = choice_field_class(HandoverKind, "HandoverKind")
 
 
-class HandoverActionInputSerializer(serializers.Serializer):
+class HandoverActionInputSerializer(serializers.Serializer[None]):  # input only: no instance
     name = serializers.CharField(max_length=63)
     description = serializers.CharField()
     kind = HandoverKindField(default=HandoverKind.PHONE)
@@ -32,7 +32,7 @@ class HandoverActionInputSerializer(serializers.Serializer):
     flow_sid = serializers.CharField(max_length=34, required=False, allow_blank=True)
 
 
-class HandoverActionOutputSerializer(serializers.ModelSerializer):
+class HandoverActionOutputSerializer(serializers.ModelSerializer[HandoverAction]):
     kind = HandoverKindField()
     extra_destinations = serializers.ListField(child=serializers.CharField())
 

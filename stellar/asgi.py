@@ -11,6 +11,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.db import connection  # noqa: E402
 
 from agents.speech.registry import warm_up  # noqa: E402
 from calls.runtime.speech_render import prerender_answering_versions  # noqa: E402
@@ -36,8 +37,6 @@ def _warm_up() -> None:
     except Exception:
         logging.getLogger(__name__).exception("pre-rendering fixed lines failed")
     finally:
-        from django.db import connection
-
         connection.close()
 
 

@@ -14,6 +14,7 @@ import os
 import time
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -21,6 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from agents.speech import registry
 from stellar import shutdown
 
 REDIS_TIMEOUT = 2.0
@@ -36,7 +38,6 @@ def _check_database() -> str:
 def _check_redis() -> str:
     if not settings.REDIS_URL:
         return "ok (not configured: in-memory channel layer)"
-    import redis
 
     client = redis.Redis.from_url(
         settings.REDIS_URL, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
@@ -50,7 +51,6 @@ def _check_redis() -> str:
 
 def _check_speech() -> str:
     """Loaded means every provider the warm-up loads is in the registry (never loads here)."""
-    from agents.speech import registry
 
     missing = registry.not_loaded()
     if not missing:

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import django_stubs_ext
 import environ
+
+# Django classes that django-stubs makes generic (admin.ModelAdmin[Call], forms.ModelForm[Agent])
+# get a run-time __class_getitem__, so the type parameters can be written where they are used.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -24,6 +29,12 @@ SECRET_KEY = env.str("SECRET_KEY") if PRODUCTION else env.str("SECRET_KEY", defa
 # The public https origin Twilio calls. Webhook URLs and every signature check use it,
 # never the Host header (which is the proxy's view, not what Twilio signed).
 STELLAR_PUBLIC_URL = env.str("STELLAR_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# Outbound requests made for a workspace (API-call actions, auth-connector token URLs, LLM base
+# URLs) may reach only the public internet: loopback, private, link-local and other internal
+# addresses are refused (stellar/kernel/egress.py). Extra networks (CIDR) or host names that
+# are allowed anyway, comma-separated, e.g. a self-hosted LLM: "10.20.0.0/16,llm.internal".
+STELLAR_EGRESS_ALLOW = env.list("STELLAR_EGRESS_ALLOW", default=[])
 
 _public_host = environ.urlparse(STELLAR_PUBLIC_URL).hostname or "127.0.0.1"
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[_public_host, "127.0.0.1", "localhost"])
@@ -48,6 +59,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "channels",
     "agents",
@@ -220,6 +232,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Build, connect and review AI voice agents that answer Twilio calls.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from drf-spectacular-sidecar's static files, never a CDN: works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

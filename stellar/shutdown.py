@@ -28,13 +28,14 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 
 from prometheus_client import REGISTRY, Gauge
 
+from calls.twilio.tokens import MEDIA_STREAM_PREFIX
+
 logger = logging.getLogger(__name__)
 
-MEDIA_STREAM_PREFIX = "/v1/media/"  # calls/routing.py: Twilio's media-stream websockets
 CHECK_INTERVAL = 0.25
 
 DRAINING = Gauge("stellar_draining", "1 while this process drains after SIGTERM")
@@ -61,6 +62,28 @@ _open = {"http": 0, "media_stream": 0, "websocket": 0}
 _installed = False
 
 
+class _Reactor(Protocol):
+    """The part of Twisted's global reactor used here.
+
+    Twisted declares its reactor interfaces zope-style (methods without `self`), which mypy
+    misreads without a zope plugin; this states the same signatures the ordinary way.
+    """
+
+    def callWhenRunning(self, callable: Callable[[], object]) -> object: ...
+    def callFromThread(self, callable: Callable[[], object]) -> None: ...
+    def callLater(self, delay: float, callable: Callable[[], object]) -> object: ...
+    def getReaders(self) -> list[object]: ...
+    def stop(self) -> None: ...
+
+
+def _reactor() -> _Reactor:
+    """Twisted's global reactor. Imported lazily: importing it installs a reactor, which only
+    Daphne should do (it installs the asyncio one before the application is imported)."""
+    from twisted.internet import reactor
+
+    return cast(_Reactor, reactor)  # see _Reactor: same object, signatures mypy reads right
+
+
 def _env_seconds(name: str, default: float) -> float:
     try:
         return max(0.0, float(os.environ.get(name, default)))
@@ -79,10 +102,6 @@ def drain_seconds() -> float:
 def grace_seconds() -> float:
     """How long a draining process keeps listening (STELLAR_DRAIN_GRACE_SECONDS, default 0)."""
     return _env_seconds("STELLAR_DRAIN_GRACE_SECONDS", 0.0)
-
-
-def is_draining() -> bool:
-    return _state.draining
 
 
 def live_calls() -> int:
@@ -146,15 +165,13 @@ def _install_when_reactor_runs() -> None:
     global _installed
     if _installed or "daphne.server" not in sys.modules:
         return  # not served by Daphne (tests, Celery, manage.py): nothing to take over
-    from twisted.internet import reactor
-
     _installed = True
     # After startup, i.e. after Twisted installed its own signal handlers.
-    reactor.callWhenRunning(_take_over_sigterm)
+    _reactor().callWhenRunning(_take_over_sigterm)
 
 
 def _take_over_sigterm() -> None:
-    from twisted.internet import reactor
+    reactor = _reactor()
 
     def on_sigterm(signum: int, _frame: object) -> None:
         reactor.callFromThread(_on_sigterm)
@@ -178,26 +195,24 @@ def _on_sigterm() -> None:
         drain_seconds(),
         grace_seconds(),
     )
-    from twisted.internet import reactor
-
+    reactor = _reactor()
     reactor.callLater(grace_seconds(), _close_listeners)
     reactor.callLater(0, _check)
 
 
 def _close_listeners() -> None:
     """Stop accepting connections; open ones (live calls) carry on."""
-    from twisted.internet import reactor, tcp
+    from twisted.internet import tcp  # twisted stays unimported until Daphne set its reactor
 
-    for reader in reactor.getReaders():
+    for reader in _reactor().getReaders():
         if isinstance(reader, tcp.Port):  # also UNIX sockets and fd: endpoints
-            logger.info("draining: stopped listening on %s", reader.getHost())
-            reader.stopListening()
+            # Twisted leaves tcp.Port's methods unannotated.
+            logger.info("draining: stopped listening on %s", reader.getHost())  # type: ignore[no-untyped-call]
+            reader.stopListening()  # type: ignore[no-untyped-call]
     _state.listening = False
 
 
 def _check() -> None:
-    from twisted.internet import reactor
-
     now = time.monotonic()
     calls, requests = live_calls(), _open["http"]
     if _state.listening and now - _state.started < grace_seconds():
@@ -215,11 +230,11 @@ def _check() -> None:
         )
         _stop()
         return
-    reactor.callLater(CHECK_INTERVAL, _check)
+    _reactor().callLater(CHECK_INTERVAL, _check)
 
 
 def _stop() -> None:
-    from twisted.internet import error, reactor
+    from twisted.internet import error  # twisted stays unimported until Daphne set its reactor
 
     with contextlib.suppress(error.ReactorNotRunning):
-        reactor.stop()
+        _reactor().stop()

@@ -29,6 +29,12 @@ import pytest
 
 from tests.harness.services import REPO_ROOT, free_port, log_tail, spawn, stop, wait_for_port
 
+# Outbound requests of workspaces go through the egress policy, which refuses loopback unless
+# the operator allows it. The tests' own peers (HTTP APIs, the OpenAI-protocol server) listen
+# on loopback, so the tests allow exactly that — for this process and the servers it starts.
+LOOPBACK_PEERS = ["127.0.0.0/8", "::1/128"]
+os.environ["STELLAR_EGRESS_ALLOW"] = ",".join(LOOPBACK_PEERS)
+
 HOW_TO_RUN = "run the tests with `make test` (python -m tests.harness -- pytest ...)"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -319,3 +325,14 @@ def page(browser, request, tmp_path) -> Iterator:
 def twilio_api_base_url() -> str:
     """Base URL of the Prism mock of Twilio's REST API (STELLAR_TWILIO_API_BASE_URL)."""
     return require_env("STELLAR_TWILIO_API_BASE_URL")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _egress_allows_loopback_peers() -> Iterator[None]:
+    """Settings may have been read before this module set the environment variable."""
+    from django.conf import settings
+
+    previous = getattr(settings, "STELLAR_EGRESS_ALLOW", [])
+    settings.STELLAR_EGRESS_ALLOW = LOOPBACK_PEERS
+    yield
+    settings.STELLAR_EGRESS_ALLOW = previous

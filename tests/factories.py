@@ -18,6 +18,7 @@ from agents.config.services import (
     secret_set_value,
     variable_create,
     variable_set_value,
+    workspace_create,
 )
 from agents.definitions.versions import agent_action_create, agent_create, agent_publish
 from agents.models import (
@@ -34,7 +35,6 @@ from agents.models import (
     Workspace,
 )
 from agents.tenancy.permissions import WORKSPACE_HEADER
-from agents.tenancy.services import workspace_create
 from calls.models import Call, CallEvent, CallStatus, TranscriptSegment
 from connectors.models import PhoneConnector
 from connectors.services import connector_create

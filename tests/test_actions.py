@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from agents.actions.context import CallContext
 from agents.actions.runner import redact, run_action
-from agents.engine.context import CallContext
 from tests.peers import Reply
 from tests.peers.http_api import HttpApiPeer
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -130,3 +132,12 @@ def test_connector_response_has_webhook_url_and_identifier(world):
     assert data["identifier"] == connector.identifier
     assert data["webhook_url"].endswith(f"/v1/agents/{connector.identifier}/twilio-config")
     assert "twilio_auth_token" not in data
+
+
+def test_new_connector_identifiers_are_url_and_shell_safe():
+    from connectors.models import new_identifier
+
+    identifiers = {new_identifier() for _ in range(2000)}
+    assert len(identifiers) == 2000
+    for identifier in identifiers:
+        assert re.fullmatch(r"[a-z0-9]{24}", identifier), identifier

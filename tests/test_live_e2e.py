@@ -19,8 +19,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from agents.config.services import workspace_create
 from agents.models import AgentVersion, Membership, Role
-from agents.tenancy.services import workspace_create
 from calls.models import Call, CallEvent, CallStatus
 from calls.simulator import HangUp, Say, Wait, WaitForAgent
 from tests.conftest import LiveServer

@@ -16,11 +16,10 @@ from django.db import connections
 from django.test import override_settings
 from django.urls import path
 
+from agents.config.services import workspace_create
 from agents.definitions.versions import agent_create
 from agents.models import Environment, Membership, Role
-from agents.tenancy.services import workspace_create
 from calls.live.listen import take_over_action
-from calls.live.monitor import control_group, monitor_group
 from calls.live.monitor_consumer import MonitorConsumer
 from calls.live.playground import (
     playground_call_for,
@@ -28,6 +27,7 @@ from calls.live.playground import (
     playground_token_for,
 )
 from calls.models import CallSource, CallStatus, TranscriptSegment
+from calls.runtime.monitor import control_group, monitor_group
 from calls.services import call_end
 from tests.twilio_call import build_line
 
@@ -250,7 +250,7 @@ class SlowLayer:
 
 
 def test_monitor_feed_sends_one_at_a_time_and_batches_what_waits():
-    from calls.live.monitor import MAX_PENDING, MonitorFeed
+    from calls.runtime.monitor import MAX_PENDING, MonitorFeed
     from stellar.kernel import metrics
 
     async def scenario() -> None:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from agents.engine.context import CallContext
+from agents.actions.context import CallContext
 from agents.engine.events import ActionRan, Decision, EndCall, Handover, Speak
 from agents.engine.llm import APOLOGY, LlmBrain
 from tests.peers import Reply

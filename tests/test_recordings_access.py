@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from agents.tenancy.services import workspace_create
+from agents.config.services import workspace_create
 from calls.models import Call, CallStatus, Recording
 from calls.recordings.finalize import call_finalize, recordings_purge_expired
 from calls.recordings.spool import AGENT, CALLER, CallSpool

@@ -19,9 +19,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
+from agents.config.services import workspace_create
 from agents.definitions.versions import agent_create, agent_publish
 from agents.models import Agent, Membership, Role, Workspace
-from agents.tenancy.services import workspace_create
 from calls.models import Call
 from connectors.models import PhoneConnector
 from handovers.models import HandoverAction

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from twilio.request_validator import RequestValidator
 
+from agents.config.services import workspace_create
 from agents.definitions.versions import agent_publish
 from agents.models import Agent, AgentAction, Environment
-from agents.tenancy.services import workspace_create
 from connectors.models import PhoneConnector
 from connectors.services import connector_create
 from handovers.models import HandoverAction

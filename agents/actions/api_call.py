@@ -14,8 +14,10 @@ from urllib.parse import quote
 import httpx
 
 from agents.actions.auth import AuthError, auth_for
+from agents.actions.context import CallContext
 from agents.actions.result import ActionResult
 from agents.actions.templating import compile_template, render, template_values
+from stellar.kernel.egress import egress_client
 
 APOLOGY = "Sorry, I couldn't complete that right now."
 DEFAULT_TIMEOUT_SECONDS = 5.0
@@ -35,7 +37,9 @@ def timeout_seconds(config: dict[str, Any]) -> float:
     return min(max(value, MIN_TIMEOUT_SECONDS), MAX_TIMEOUT_SECONDS)
 
 
-async def api_call(action: dict[str, Any], ctx, arguments: dict[str, Any]) -> ActionResult:
+async def api_call(
+    action: dict[str, Any], ctx: CallContext, arguments: dict[str, Any]
+) -> ActionResult:
     config = action.get("config") or {}
     headers_config = config.get("headers") or {}
     # Compile everything first: a broken template must not leave a half-made request behind.
@@ -75,7 +79,7 @@ async def api_call(action: dict[str, Any], ctx, arguments: dict[str, Any]) -> Ac
     label = f"{method} {_without_query(parsed)}"
     try:
         async with asyncio.timeout(timeout):
-            async with httpx.AsyncClient(timeout=httpx.Timeout(timeout)) as client:
+            async with egress_client(timeout=httpx.Timeout(timeout)) as client:
                 auth = None
                 if config.get("auth_connector"):
                     applied = await auth_for(config["auth_connector"], ctx, client)

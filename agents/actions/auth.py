@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
-if TYPE_CHECKING:  # the engine imports the actions: no import cycle at runtime
-    from agents.engine.context import CallContext
-
+from agents.actions.context import CallContext
 
 DEFAULT_API_KEY_HEADER = "X-API-Key"
 TOKEN_EXPIRY_MARGIN_SECONDS = 30
 DEFAULT_TOKEN_LIFETIME_SECONDS = 3600
-TOKEN_CACHE_ATTRIBUTE = "oauth_tokens"
 
 
 class AuthError(Exception):
@@ -128,7 +125,7 @@ async def _client_credentials_token(
 
 def _token_cache(ctx: CallContext) -> dict[str, tuple[str, float]]:
     """Tokens live on the call context (one call, one environment), never across calls."""
-    return vars(ctx).setdefault(TOKEN_CACHE_ATTRIBUTE, {})
+    return ctx.oauth_tokens
 
 
 def _required(credentials: dict[str, Any], key: str, name: str) -> str:

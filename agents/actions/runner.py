@@ -11,17 +11,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from agents.actions.api_call import api_call
 from agents.actions.auth import connector_secret_values
+from agents.actions.context import CallContext
 from agents.actions.result import ActionResult
 from agents.actions.sms import send_sms
 from agents.actions.templating import TemplateError, render, template_values
-
-if TYPE_CHECKING:  # the engine imports the actions: no import cycle at runtime
-    from agents.engine.context import CallContext
 
 logger = logging.getLogger(__name__)
 
@@ -30,15 +28,20 @@ MASK = "••••••"
 HTTP_LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2")
 _running_for: ContextVar[CallContext | None] = ContextVar("stellar_action_ctx", default=None)
 
-Handler = Callable[[dict[str, Any], "CallContext", dict[str, Any]], Awaitable[ActionResult]]
+Handler = Callable[[dict[str, Any], CallContext, dict[str, Any]], Awaitable[ActionResult]]
+_T = TypeVar("_T")
 
 
-async def static_response(action: dict[str, Any], ctx, arguments: dict[str, Any]):
+async def static_response(
+    action: dict[str, Any], ctx: CallContext, arguments: dict[str, Any]
+) -> ActionResult:
     text = render((action.get("config") or {}).get("response"), template_values(ctx, arguments))
     return ActionResult(ok=True, say=text.strip(), outcome="Said the static response.")
 
 
-async def end_call(action: dict[str, Any], ctx, arguments: dict[str, Any]):
+async def end_call(
+    action: dict[str, Any], ctx: CallContext, arguments: dict[str, Any]
+) -> ActionResult:
     text = render((action.get("config") or {}).get("goodbye"), template_values(ctx, arguments))
     return ActionResult(ok=True, say=text.strip(), outcome="Ended the call.", end_call=True)
 
@@ -52,7 +55,7 @@ HANDLERS: dict[str, Handler] = {
 
 
 async def run_action(
-    action: dict[str, Any], ctx: CallContext, *, arguments: dict | None = None
+    action: dict[str, Any], ctx: CallContext, *, arguments: dict[str, Any] | None = None
 ) -> ActionResult:
     """Run `action` (one dict of a snapshot's "actions") with the LLM's tool `arguments`."""
     name = action.get("name", "")
@@ -99,10 +102,10 @@ def call_secrets(ctx: CallContext) -> dict[str, str]:
     return values
 
 
-def redact(value: Any, secrets: dict[str, str]) -> Any:
+def redact(value: _T, secrets: dict[str, str]) -> _T:
     """`value` with every secret value in its strings (nested dicts/lists/tuples, keys too)
     replaced by "••••••"; longest secrets first so one containing another is fully masked."""
-    forms = set()
+    forms: set[str] = set()
     for secret in secrets.values():
         if secret:
             secret = str(secret)
@@ -111,7 +114,8 @@ def redact(value: Any, secrets: dict[str, str]) -> Any:
     needles = sorted((f for f in forms if f), key=len, reverse=True)
     if not needles:
         return value
-    return _redact(value, needles)
+    redacted: _T = _redact(value, needles)  # same shape: str → str, dict → dict, …
+    return redacted
 
 
 def _redact(value: Any, needles: list[str]) -> Any:

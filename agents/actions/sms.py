@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from agents.actions.context import CallContext
 from agents.actions.result import ActionResult
 from agents.actions.templating import compile_template, render, template_values
 
@@ -12,7 +13,9 @@ DEFAULT_TO = "{{ call.from }}"
 SEND_TIMEOUT_SECONDS = 15.0
 
 
-async def send_sms(action: dict[str, Any], ctx, arguments: dict[str, Any]) -> ActionResult:
+async def send_sms(
+    action: dict[str, Any], ctx: CallContext, arguments: dict[str, Any]
+) -> ActionResult:
     config = action.get("config") or {}
     to_source = config.get("to") or DEFAULT_TO
     body_source = config.get("body") or ""

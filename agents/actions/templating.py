@@ -8,15 +8,14 @@ no `{% debug %}`, `{% include %}` or `{% extends %}`, so a template can only see
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.template import Context, Engine, Library, Template
 from django.template.base import Lexer, TokenType
 
-if TYPE_CHECKING:  # the engine imports the actions: no import cycle at runtime
-    from agents.engine.context import CallContext
-
+from agents.actions.context import CallContext
 
 BLOCKED_TAGS = frozenset({"debug", "include", "extends", "load"})
 ARGUMENT_NAME = re.compile(r"\bargs\.([A-Za-z_][A-Za-z0-9_]*)")
@@ -96,7 +95,7 @@ def argument_names(*sources: Any) -> list[str]:
     return names
 
 
-def _strings(value: Any):
+def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):

@@ -1,20 +1,27 @@
-"""Secrets, variables and auth-connector credentials per environment (values encrypted)."""
+"""Workspaces with their environments; secrets, variables and auth-connector credentials per
+environment (values encrypted), and re-encrypting every stored secret under a new key."""
+
+from __future__ import annotations
 
 import json
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
+from django.utils.text import slugify
 
-from agents.models import (
+from agents.config.models import (
     AuthConnector,
     AuthConnectorCredential,
     AuthKind,
     Environment,
+    EnvironmentKind,
     Secret,
     SecretValue,
     Variable,
     VariableValue,
 )
+from agents.tenancy.models import Membership, Role, Workspace
 from stellar.kernel import crypto
 
 CREDENTIAL_KEYS = {
@@ -23,6 +30,21 @@ CREDENTIAL_KEYS = {
     AuthKind.BASIC: ("username", "password"),
     AuthKind.OAUTH2_CLIENT_CREDENTIALS: ("client_id", "client_secret"),
 }
+
+
+@transaction.atomic
+def workspace_create(*, name: str, owner: Any) -> Workspace:
+    """A workspace with its three environments, and `owner` as its first member."""
+    base = slugify(name)[:50] or "workspace"
+    slug, n = base, 1
+    while Workspace.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    workspace = Workspace.objects.create(name=name, slug=slug)
+    for kind in EnvironmentKind.values:
+        Environment.objects.create(workspace=workspace, kind=kind)
+    Membership.objects.create(workspace=workspace, user=owner, role=Role.OWNER)
+    return workspace
 
 
 def _check_environment(workspace_id: int, environment: Environment) -> None:
@@ -40,7 +62,9 @@ def secret_set_value(*, secret: Secret, environment: Environment, value: str) ->
     return obj
 
 
-def variable_set_value(*, variable: Variable, environment: Environment, value: str):
+def variable_set_value(
+    *, variable: Variable, environment: Environment, value: str
+) -> VariableValue:
     _check_environment(variable.workspace_id, environment)
     obj, _ = VariableValue.objects.update_or_create(
         variable=variable, environment=environment, defaults={"value": value}
@@ -49,7 +73,7 @@ def variable_set_value(*, variable: Variable, environment: Environment, value: s
 
 
 def auth_credentials_set(
-    *, auth_connector: AuthConnector, environment: Environment, credentials: dict
+    *, auth_connector: AuthConnector, environment: Environment, credentials: dict[str, Any]
 ) -> AuthConnectorCredential:
     _check_environment(auth_connector.workspace_id, environment)
     needed = CREDENTIAL_KEYS[AuthKind(auth_connector.kind)]
@@ -65,29 +89,42 @@ def auth_credentials_set(
     return obj
 
 
-def auth_credentials_get(*, credential: AuthConnectorCredential) -> dict:
-    return json.loads(crypto.decrypt(credential.ciphertext))
+def auth_credentials_get(*, credential: AuthConnectorCredential) -> dict[str, str]:
+    credentials: dict[str, str] = json.loads(crypto.decrypt(credential.ciphertext))
+    return credentials
+
+
+# The columns that hold Fernet ciphertext. Apps above agents that store secrets of their own
+# add their columns in their AppConfig.ready() (connectors: the Twilio auth tokens), so key
+# rotation covers them without agents importing those apps.
+ENCRYPTED_COLUMNS: list[tuple[type[models.Model], str]] = [
+    (SecretValue, "ciphertext"),
+    (AuthConnectorCredential, "ciphertext"),
+]
+
+
+def encrypted_column_register(model: type[models.Model], field: str) -> None:
+    """Have encryption_keys_rotate() re-encrypt `model.field` too (idempotent)."""
+    if (model, field) not in ENCRYPTED_COLUMNS:
+        ENCRYPTED_COLUMNS.append((model, field))
 
 
 @transaction.atomic
 def encryption_keys_rotate() -> int:
     """Re-encrypt every stored secret under the first configured key; returns rows rewritten."""
-    from connectors.models import PhoneConnector
-
     count = 0
-    for model, field in (
-        (SecretValue, "ciphertext"),
-        (AuthConnectorCredential, "ciphertext"),
-        (PhoneConnector, "twilio_auth_token_ciphertext"),
-    ):
-        for obj in model.objects.select_for_update().only("pk", field):
+    for model, field in ENCRYPTED_COLUMNS:
+        for obj in model._default_manager.select_for_update().only("pk", field):
             setattr(obj, field, crypto.rotate(getattr(obj, field)))
             obj.save(update_fields=[field])
             count += 1
     return count
 
 
-def _saved(obj):
+Named = TypeVar("Named", Secret, Variable, AuthConnector)
+
+
+def _saved(obj: Named) -> Named:
     """full_clean() with a clear message when the workspace already uses the name."""
     taken = (
         type(obj)
@@ -95,14 +132,16 @@ def _saved(obj):
         .exclude(pk=obj.pk)
         .exists()
     )
-    errors: dict = {}
+    errors: dict[str, list[ValidationError]] = {}
     try:
         obj.full_clean(validate_constraints=False)
     except ValidationError as exc:
         errors = exc.update_error_dict(errors)
     if taken and "name" not in errors:
         errors["name"] = [
-            f"This workspace already has a {obj._meta.verbose_name} called {obj.name}."
+            ValidationError(
+                f"This workspace already has a {obj._meta.verbose_name} called {obj.name}."
+            )
         ]
     if errors:
         raise ValidationError(errors)
@@ -110,7 +149,7 @@ def _saved(obj):
     return obj
 
 
-def secret_create(*, workspace, name: str, description: str = "") -> Secret:
+def secret_create(*, workspace: Workspace, name: str, description: str = "") -> Secret:
     return _saved(Secret(workspace=workspace, name=name, description=description))
 
 
@@ -124,7 +163,7 @@ def secret_delete(*, secret: Secret) -> None:
     secret.delete()
 
 
-def variable_create(*, workspace, name: str, description: str = "") -> Variable:
+def variable_create(*, workspace: Workspace, name: str, description: str = "") -> Variable:
     return _saved(Variable(workspace=workspace, name=name, description=description))
 
 
@@ -138,7 +177,13 @@ def variable_delete(*, variable: Variable) -> None:
 
 
 def auth_connector_create(
-    *, workspace, name: str, kind: str, header_name: str = "", token_url: str = "", scope: str = ""
+    *,
+    workspace: Workspace,
+    name: str,
+    kind: str,
+    header_name: str = "",
+    token_url: str = "",
+    scope: str = "",
 ) -> AuthConnector:
     connector = AuthConnector(
         workspace=workspace,
@@ -152,7 +197,7 @@ def auth_connector_create(
     return _saved(connector)
 
 
-def auth_connector_update(*, auth_connector: AuthConnector, **changes) -> AuthConnector:
+def auth_connector_update(*, auth_connector: AuthConnector, **changes: str) -> AuthConnector:
     """Name and kind are fixed: actions refer to the name, stored credentials fit the kind."""
     for field, value in changes.items():
         if field not in ("header_name", "token_url", "scope"):

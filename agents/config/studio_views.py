@@ -6,13 +6,32 @@ Secret values and credentials go in and are never rendered back: the page only s
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.forms import Form
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from agents.config.models import (
+    AuthConnector,
+    AuthConnectorCredential,
+    Environment,
+    Secret,
+    SecretValue,
+    Variable,
+    VariableValue,
+)
+from agents.config.selectors import (
+    auth_connector_list,
+    environment_list,
+    secret_list,
+    variable_list,
+)
 from agents.config.services import (
     auth_connector_create,
     auth_connector_delete,
@@ -24,21 +43,10 @@ from agents.config.services import (
     variable_delete,
     variable_set_value,
 )
-from agents.definitions.selectors import (
-    auth_connector_list,
-    environment_list,
-    secret_list,
-    variable_list,
-)
-from agents.definitions.studio_forms import (
-    AuthConnectorForm,
-    CredentialsForm,
-    NamedForm,
-    ValueForm,
-    service_errors_to_form,
-)
-from agents.models import AuthConnector, Role, Secret, Variable
-from agents.tenancy.access import studio_view
+from agents.config.studio_forms import AuthConnectorForm, CredentialsForm, NamedForm, ValueForm
+from agents.tenancy.access import StudioRequest, studio_view
+from agents.tenancy.models import Role
+from agents.tenancy.studio_forms import service_errors_to_form
 
 TABS = ("secrets", "variables", "auth")
 
@@ -47,16 +55,26 @@ def _back(tab: str) -> HttpResponse:
     return redirect(f"{reverse('studio:environment-list')}?tab={tab}")
 
 
-def _per_environment(environments, stored, attr="environment_id"):
+Row = TypeVar("Row", SecretValue, VariableValue, AuthConnectorCredential)
+
+
+def _per_environment(
+    environments: list[Environment], stored: Iterable[Row]
+) -> list[tuple[Environment, Row | None]]:
     """[(environment, stored row or None)] in the environments' order."""
-    by_env = {getattr(row, attr): row for row in stored}
+    by_env = {row.environment_id: row for row in stored}
     return [(env, by_env.get(env.pk)) for env in environments]
 
 
-def _page(request: HttpRequest, tab: str, forms: dict | None = None, status: int = 200):
+def _page(
+    request: StudioRequest,
+    tab: str,
+    bound_forms: dict[str, Form] | None = None,
+    status: int = 200,
+) -> HttpResponse:
     workspace = request.studio.workspace
     environments = list(environment_list(workspace=workspace))
-    forms = forms or {}
+    forms = bound_forms or {}
     context = {
         "tab": tab,
         "tabs": [
@@ -93,12 +111,18 @@ def _page(request: HttpRequest, tab: str, forms: dict | None = None, status: int
 
 @require_GET
 @studio_view(write_role=Role.ADMIN)
-def environment_list_view(request: HttpRequest) -> HttpResponse:
+def environment_list_view(request: StudioRequest) -> HttpResponse:
     tab = request.GET.get("tab", "secrets")
     return _page(request, tab if tab in TABS else "secrets")
 
 
-def _create(request, tab, form, service, label):
+def _create(
+    request: StudioRequest,
+    tab: str,
+    form: Form,
+    service: Callable[..., Secret | Variable | AuthConnector],
+    label: str,
+) -> HttpResponse:
     if form.is_valid():
         try:
             obj = service(workspace=request.studio.workspace, **form.cleaned_data)
@@ -112,32 +136,32 @@ def _create(request, tab, form, service, label):
 
 @require_POST
 @studio_view(write_role=Role.ADMIN)
-def secret_create_view(request: HttpRequest) -> HttpResponse:
+def secret_create_view(request: StudioRequest) -> HttpResponse:
     form = NamedForm(request.POST, prefix="secret")
     return _create(request, "secrets", form, secret_create, "Secret")
 
 
 @require_POST
 @studio_view(write_role=Role.ADMIN)
-def variable_create_view(request: HttpRequest) -> HttpResponse:
+def variable_create_view(request: StudioRequest) -> HttpResponse:
     form = NamedForm(request.POST, prefix="variable")
     return _create(request, "variables", form, variable_create, "Variable")
 
 
 @require_POST
 @studio_view(write_role=Role.ADMIN)
-def auth_connector_create_view(request: HttpRequest) -> HttpResponse:
+def auth_connector_create_view(request: StudioRequest) -> HttpResponse:
     form = AuthConnectorForm(request.POST, prefix="auth")
     return _create(request, "auth", form, auth_connector_create, "Auth connector")
 
 
-def _form_problem(form) -> str:
-    return " ".join(m for errors in form.errors.values() for m in errors)
+def _form_problem(form: Form) -> str:
+    return " ".join(str(m) for errors in form.errors.values() for m in errors)
 
 
 @require_POST
 @studio_view(write_role=Role.ADMIN)
-def secret_value_view(request: HttpRequest, secret_id: int) -> HttpResponse:
+def secret_value_view(request: StudioRequest, secret_id: int) -> HttpResponse:
     secret = get_object_or_404(Secret, pk=secret_id, workspace=request.studio.workspace)
     form = ValueForm(request.POST, workspace=request.studio.workspace, secret=True)
     if not form.is_valid():
@@ -157,7 +181,7 @@ def secret_value_view(request: HttpRequest, secret_id: int) -> HttpResponse:
 
 @require_POST
 @studio_view(write_role=Role.ADMIN)
-def variable_value_view(request: HttpRequest, variable_id: int) -> HttpResponse:
+def variable_value_view(request: StudioRequest, variable_id: int) -> HttpResponse:
     variable = get_object_or_404(Variable, pk=variable_id, workspace=request.studio.workspace)
     form = ValueForm(request.POST, workspace=request.studio.workspace)
     if not form.is_valid():
@@ -171,7 +195,7 @@ def variable_value_view(request: HttpRequest, variable_id: int) -> HttpResponse:
 
 @require_POST
 @studio_view(write_role=Role.ADMIN)
-def auth_credentials_view(request: HttpRequest, auth_connector_id: int) -> HttpResponse:
+def auth_credentials_view(request: StudioRequest, auth_connector_id: int) -> HttpResponse:
     connector = get_object_or_404(
         AuthConnector, pk=auth_connector_id, workspace=request.studio.workspace
     )
@@ -194,7 +218,9 @@ def auth_credentials_view(request: HttpRequest, auth_connector_id: int) -> HttpR
     return _back("auth")
 
 
-DELETERS = {
+DELETERS: dict[
+    str, tuple[type[Secret | Variable | AuthConnector], Callable[..., None], str, str]
+] = {
     "secret": (Secret, secret_delete, "secret", "secrets"),
     "variable": (Variable, variable_delete, "variable", "variables"),
     "auth": (AuthConnector, auth_connector_delete, "auth_connector", "auth"),
@@ -203,11 +229,12 @@ DELETERS = {
 
 @require_POST
 @studio_view(write_role=Role.ADMIN)
-def environment_item_delete_view(request: HttpRequest, kind: str, item_id: int) -> HttpResponse:
+def environment_item_delete_view(request: StudioRequest, kind: str, item_id: int) -> HttpResponse:
     if kind not in DELETERS:
         raise Http404("Nothing of that kind.")
     model, service, argument, tab = DELETERS[kind]
     obj = get_object_or_404(model, pk=item_id, workspace=request.studio.workspace)
+    assert isinstance(obj, Secret | Variable | AuthConnector)
     service(**{argument: obj})
     messages.success(request, f"{obj.name} deleted.")
     return _back(tab)

@@ -1,5 +1,7 @@
 """An agent: one editable draft (the fields on Agent) and immutable numbered versions."""
 
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -84,7 +86,7 @@ class AgentVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.agent.name} v{self.number}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             stored = type(self).objects.filter(pk=self.pk).values(*self.IMMUTABLE_FIELDS, "locked")
             stored = stored.first()
@@ -99,7 +101,7 @@ class AgentVersion(models.Model):
                     raise ImmutableVersionError(f"{self.label} is locked and cannot be changed.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         if self.locked or self.status == VersionStatus.PUBLISHED:
             raise ImmutableVersionError(
                 f"{self.label} is {self.display_status}; unpublish an unlocked version first."

@@ -1,32 +1,26 @@
-"""Studio forms of the agents app: the draft, its actions and handovers, versions, environments
-and members. Forms only parse input; the services validate the domain rules and save."""
+"""Studio forms of agent definitions: the draft, its actions, versions. Forms only parse
+input; the services validate the domain rules and save. (Handover forms live in handovers,
+environment forms in agents.config, member forms in agents.tenancy.)"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 from django import forms
 from django.core.exceptions import ValidationError
 
-from agents.config.services import CREDENTIAL_KEYS
-from agents.models import ActionKind, AuthKind, Brain, Environment, Role
-from handovers.models import Fallback, HandoverKind
+from agents.definitions.action_models import ActionKind, AgentAction
+from agents.definitions.models import AgentVersion, Brain
+from agents.tenancy.studio_forms import lines
 
 LANGUAGES = ("en-US", "en-GB", "nl-NL", "de-DE", "fr-FR", "es-ES")
 
 
-def service_errors_to_form(form: forms.Form, exc: ValidationError) -> None:
-    """Show a service's ValidationError on the matching fields, the rest above the form."""
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.error_dict.items():
-            messages = list(dict.fromkeys(m for e in errors for m in e.messages))
-            form.add_error(name if name in form.fields else None, messages)
-    else:
-        form.add_error(None, exc.messages)
-
-
-def lines(text: str) -> list[str]:
-    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+def _choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    return field
 
 
 # --- The draft ---------------------------------------------------------------------------
@@ -98,13 +92,13 @@ class IntentForm(forms.Form):
         help_text="Replaces the greeting when the caller arrives with this option.",
     )
 
-    def __init__(self, *args, action_names: list[str] = (), **kwargs):
+    def __init__(self, *args: Any, action_names: Sequence[str] = (), **kwargs: Any):
         super().__init__(*args, **kwargs)
         choices = [("", "— none —")] + [(n, n) for n in action_names]
         current = (self.initial or {}).get("action")
         if current and current not in action_names:
             choices.append((current, f"{current} (missing)"))
-        self.fields["action"].choices = choices
+        _choice_field(self, "action").choices = choices
 
     def intent(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -124,11 +118,11 @@ KnowledgeFormSet = forms.formset_factory(KnowledgeForm, extra=0, can_delete=True
 IntentFormSet = forms.formset_factory(IntentForm, extra=0, can_delete=True)
 
 
-def knowledge_initial(knowledge: list[dict]) -> list[dict]:
+def knowledge_initial(knowledge: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"question": k.get("question", ""), "answer": k.get("answer", "")} for k in knowledge]
 
 
-def intents_initial(intents: list[dict]) -> list[dict]:
+def intents_initial(intents: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "name": i.get("name", ""),
@@ -142,7 +136,10 @@ def intents_initial(intents: list[dict]) -> list[dict]:
     ]
 
 
-def formset_rows(formset: forms.BaseFormSet) -> list[forms.Form]:
+F = TypeVar("F", bound=forms.BaseForm)
+
+
+def formset_rows(formset: forms.BaseFormSet[F]) -> list[F]:
     """Rows kept after a valid submit: neither marked for removal nor left blank."""
     return [f for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
 
@@ -220,7 +217,7 @@ class ActionForm(forms.Form):
         help_text="The recipient; {{ call.from }} is the caller.",
     )
 
-    def __init__(self, *args, kind: str, auth_connectors: list[str] = (), **kwargs):
+    def __init__(self, *args: Any, kind: str, auth_connectors: Sequence[str] = (), **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.kind = kind
         keep = {"name", "description", *ACTION_CONFIG_FIELDS[ActionKind(kind)]}
@@ -231,7 +228,7 @@ class ActionForm(forms.Form):
             self.fields["body"].required = True
             self.fields["body"].label = "Message"
         if "auth_connector" in self.fields:
-            self.fields["auth_connector"].choices = [("", "— none —")] + [
+            _choice_field(self, "auth_connector").choices = [("", "— none —")] + [
                 (n, n) for n in auth_connectors
             ]
 
@@ -248,87 +245,16 @@ class ActionForm(forms.Form):
         data = self.cleaned_data
         return {key: data[key] for key in ACTION_CONFIG_FIELDS[ActionKind(self.kind)]}
 
+    def action_fields(self) -> dict[str, Any]:
+        """What the action services take: name, description and the kind's config."""
+        data = self.cleaned_data
+        return {"name": data["name"], "description": data["description"], "config": self.config()}
+
     @staticmethod
-    def initial_for(action) -> dict[str, Any]:
+    def initial_for(action: AgentAction) -> dict[str, Any]:
         initial = {"name": action.name, "description": action.description, **action.config}
         if isinstance(initial.get("headers"), dict):
             initial["headers"] = "\n".join(f"{k}: {v}" for k, v in initial["headers"].items())
-        return initial
-
-
-class HandoverForm(forms.Form):
-    name = forms.RegexField(
-        regex=r"^[a-z][a-z0-9_]{0,62}$",
-        max_length=63,
-        help_text="Lowercase letters, digits and underscores, like transfer_to_sales.",
-        error_messages={"invalid": "Use lowercase letters, digits and underscores."},
-    )
-    description = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="When the agent should hand the caller over.",
-    )
-    destination = forms.CharField(
-        max_length=40,
-        help_text="With the country code, e.g. +31201234567.",
-        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
-    )
-    caller_id = forms.CharField(
-        label="Caller ID",
-        max_length=40,
-        required=False,
-        help_text="Shown to the person who answers; empty uses the number the caller dialled.",
-        widget=forms.TextInput(attrs={"inputmode": "tel"}),
-    )
-    ring_timeout = forms.IntegerField(
-        label="Ring timeout (seconds)", min_value=5, max_value=600, initial=20
-    )
-    fallback = forms.ChoiceField(
-        label="If nobody answers", choices=Fallback.choices, initial=Fallback.HANGUP
-    )
-    extra_destinations = forms.CharField(
-        label="Extra destinations",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="One number per line, tried in order when the fallback is “next destination”.",
-    )
-    handover_message = forms.CharField(
-        label="Handover line",
-        max_length=300,
-        required=False,
-        initial="Please hold while I transfer your call.",
-        help_text="What the agent says before transferring.",
-    )
-    flow_sid = forms.CharField(
-        label="Studio Flow SID",
-        max_length=34,
-        help_text="The flow to return to, FW followed by 32 hex characters.",
-    )
-
-    PHONE_ONLY = ("destination", "caller_id", "ring_timeout", "fallback", "extra_destinations")
-
-    def __init__(self, *args, kind: str, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.kind = kind
-        drop = ("flow_sid",) if kind == HandoverKind.PHONE else self.PHONE_ONLY
-        for name in drop:
-            del self.fields[name]
-
-    def handover_fields(self) -> dict[str, Any]:
-        data = dict(self.cleaned_data)
-        if "extra_destinations" in data:
-            data["extra_destinations"] = lines(data["extra_destinations"])
-        return {"kind": self.kind, **data}
-
-    @staticmethod
-    def initial_for(handover) -> dict[str, Any]:
-        fields = ("name", "description", "destination", "caller_id", "ring_timeout")
-        initial = {f: getattr(handover, f) for f in fields}
-        initial.update(
-            fallback=handover.fallback,
-            extra_destinations="\n".join(handover.extra_destinations),
-            handover_message=handover.handover_message,
-            flow_sid=handover.flow_sid,
-        )
         return initial
 
 
@@ -347,91 +273,8 @@ class DiffForm(forms.Form):
     a = forms.ChoiceField(label="From")
     b = forms.ChoiceField(label="To")
 
-    def __init__(self, *args, versions, **kwargs):
+    def __init__(self, *args: Any, versions: Iterable[AgentVersion], **kwargs: Any):
         super().__init__(*args, **kwargs)
         choices = [("draft", "Draft")] + [(str(v.number), v.label) for v in versions]
-        self.fields["a"].choices = choices
-        self.fields["b"].choices = choices
-
-
-# --- Environments ------------------------------------------------------------------------
-
-
-class NamedForm(forms.Form):
-    name = forms.CharField(max_length=64, help_text="Letters, digits, underscores: CRM_API_KEY.")
-    description = forms.CharField(max_length=200, required=False)
-
-
-class ValueForm(forms.Form):
-    """A value for one environment. Secret values use a password input and are never shown."""
-
-    environment = forms.ModelChoiceField(queryset=Environment.objects.none())
-    value = forms.CharField(required=False, strip=False)
-
-    def __init__(self, *args, workspace, secret: bool = False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["environment"].queryset = Environment.objects.filter(workspace=workspace)
-        if secret:
-            self.fields["value"].required = True
-            self.fields["value"].widget = forms.PasswordInput(render_value=False)
-
-
-class AuthConnectorForm(forms.Form):
-    name = forms.CharField(max_length=64, help_text="Actions refer to it by this name.")
-    kind = forms.ChoiceField(choices=AuthKind.choices, label="Type")
-    header_name = forms.CharField(
-        max_length=100, required=False, help_text="For API-key auth, e.g. X-API-Key."
-    )
-    token_url = forms.URLField(
-        assume_scheme="https",
-        label="Token URL",
-        required=False,
-        help_text="For OAuth2 client credentials.",
-    )
-    scope = forms.CharField(max_length=300, required=False)
-
-
-CREDENTIAL_LABELS = {
-    "token": "Token",
-    "key": "API key",
-    "username": "Username",
-    "password": "Password",
-    "client_id": "Client ID",
-    "client_secret": "Client secret",
-}
-
-
-class CredentialsForm(forms.Form):
-    """Write-only credentials of one auth connector in one environment."""
-
-    environment = forms.ModelChoiceField(
-        queryset=Environment.objects.none(), empty_label="Choose an environment"
-    )
-
-    def __init__(self, *args, auth_connector, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["environment"].queryset = Environment.objects.filter(
-            workspace_id=auth_connector.workspace_id
-        )
-        for key in CREDENTIAL_KEYS[AuthKind(auth_connector.kind)]:
-            widget = forms.TextInput() if key in ("username", "client_id") else None
-            self.fields[key] = forms.CharField(
-                label=CREDENTIAL_LABELS[key],
-                strip=False,
-                widget=widget or forms.PasswordInput(render_value=False),
-            )
-
-    def credentials(self) -> dict[str, str]:
-        return {k: v for k, v in self.cleaned_data.items() if k != "environment"}
-
-
-# --- Members -----------------------------------------------------------------------------
-
-
-class InviteForm(forms.Form):
-    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "off"}))
-    role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
-
-
-class RoleForm(forms.Form):
-    role = forms.ChoiceField(choices=Role.choices)
+        _choice_field(self, "a").choices = choices
+        _choice_field(self, "b").choices = choices

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from agents.definitions.models import ImmutableVersionError
-from agents.models import Agent, AgentAction, AgentVersion, VersionStatus
-from handovers.models import SNAPSHOT_FIELDS as HANDOVER_SNAPSHOT_FIELDS
+from agents.definitions.action_models import AgentAction
+from agents.definitions.models import Agent, AgentVersion, ImmutableVersionError, VersionStatus
+from agents.definitions.parts import DefinitionPart, definition_parts
+from agents.definitions.selectors import action_name_in_use
+from agents.tenancy.models import Workspace
 
 DRAFT_FIELDS = (
     "name",
@@ -27,28 +29,22 @@ DRAFT_FIELDS = (
     "intents",
 )
 ACTION_FIELDS = ("name", "description", "kind", "config")
-HANDOVER_FIELDS = HANDOVER_SNAPSHOT_FIELDS
+# The agent's own actions as a part of its definition (AgentsConfig.ready() registers it first,
+# so "actions" comes before the parts other apps register, e.g. "handover_actions").
+AGENT_ACTIONS = DefinitionPart(key="actions", model=AgentAction, fields=ACTION_FIELDS)
 
 
 def agent_snapshot(*, agent: Agent) -> dict[str, Any]:
     """Everything a call needs from the draft, as plain JSON."""
-    from handovers.models import HandoverAction
-
     snapshot = {field: getattr(agent, field) for field in DRAFT_FIELDS}
     snapshot["agent_id"] = agent.pk
-    snapshot["actions"] = [
-        {f: getattr(a, f) for f in ACTION_FIELDS}
-        for a in AgentAction.objects.filter(agent=agent).order_by("name")
-    ]
-    snapshot["handover_actions"] = [
-        {f: getattr(h, f) for f in HANDOVER_FIELDS}
-        for h in HandoverAction.objects.filter(agent=agent).order_by("name")
-    ]
+    for part in definition_parts():
+        snapshot[part.key] = part.dump(agent)
     return snapshot
 
 
 @transaction.atomic
-def agent_publish(*, agent: Agent, note: str = "", user=None) -> AgentVersion:
+def agent_publish(*, agent: Agent, note: str = "", user: Any = None) -> AgentVersion:
     Agent.objects.select_for_update().filter(pk=agent.pk).first()
     last = AgentVersion.objects.filter(agent=agent).aggregate(n=Max("number"))["n"] or 0
     return AgentVersion.objects.create(
@@ -90,9 +86,7 @@ def version_lock(*, version: AgentVersion) -> AgentVersion:
 
 @transaction.atomic
 def agent_restore(*, agent: Agent, version: AgentVersion) -> Agent:
-    """Copy a version back into the draft (fields, actions, handover actions)."""
-    from handovers.models import HandoverAction
-
+    """Copy a version back into the draft (fields and every part, e.g. actions, handovers)."""
     if version.agent_id != agent.pk:
         raise ValidationError("That version belongs to another agent.")
     snap = version.snapshot
@@ -100,14 +94,8 @@ def agent_restore(*, agent: Agent, version: AgentVersion) -> Agent:
         if field in snap:
             setattr(agent, field, snap[field])
     agent.save()
-    AgentAction.objects.filter(agent=agent).delete()
-    for item in snap.get("actions", []):
-        AgentAction.objects.create(agent=agent, **{f: item[f] for f in ACTION_FIELDS if f in item})
-    HandoverAction.objects.filter(agent=agent).delete()
-    for item in snap.get("handover_actions", []):
-        HandoverAction.objects.create(
-            agent=agent, **{f: item[f] for f in HANDOVER_FIELDS if f in item}
-        )
+    for part in definition_parts():
+        part.restore(agent, snap.get(part.key, []))
     return agent
 
 
@@ -124,7 +112,7 @@ ACTION_CONFIG_KEYS = {
 def _draft_json_errors(agent: Agent) -> dict[str, list[str]]:
     """Knowledge and intents are JSON the engine reads; reject shapes it cannot use."""
 
-    def texts(value) -> bool:
+    def texts(value: Any) -> bool:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
     errors: dict[str, list[str]] = {}
@@ -154,18 +142,18 @@ def _draft_json_errors(agent: Agent) -> dict[str, list[str]]:
 
 def agent_draft_check(*, agent: Agent) -> None:
     """full_clean() plus the JSON shape of knowledge and intents (admin forms call it too)."""
-    errors: dict = {}
+    errors: dict[str, list[ValidationError]] = {}
     try:
         agent.full_clean()
     except ValidationError as exc:
         errors = exc.update_error_dict(errors)
     for field, messages in _draft_json_errors(agent).items():
-        errors.setdefault(field, []).extend(messages)
+        errors.setdefault(field, []).extend(ValidationError(m) for m in messages)
     if errors:
         raise ValidationError(errors)
 
 
-def agent_create(*, workspace, name: str, **draft: Any) -> Agent:
+def agent_create(*, workspace: Workspace, name: str, **draft: Any) -> Agent:
     unknown = set(draft) - set(DRAFT_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown draft fields: {', '.join(sorted(unknown))}.")
@@ -196,63 +184,79 @@ def agent_delete(*, agent: Agent) -> None:
     agent.delete()
 
 
-def action_full_clean(*, action) -> None:
-    """full_clean() plus the rule that an agent's actions and handover actions share names."""
-    from agents.definitions.selectors import action_name_in_use
-    from handovers.models import HandoverAction
-
-    errors: dict = {}
-    try:  # uniqueness of the name is checked below, across both kinds of action
+def action_full_clean(*, action: models.Model) -> None:
+    """full_clean() plus the rule that all kinds of action of an agent share one namespace of
+    names (agent actions, handover actions: every registered definition part)."""
+    errors: dict[str, list[ValidationError]] = {}
+    try:  # uniqueness of the name is checked below, across every kind of action
         action.full_clean(validate_constraints=False)
     except ValidationError as exc:
         errors = exc.update_error_dict(errors)
     if isinstance(action, AgentAction) and action.kind in ACTION_CONFIG_KEYS:
         config = action.config
         if not isinstance(config, dict):
-            errors.setdefault("config", []).append("The configuration is a JSON object.")
+            errors.setdefault("config", []).append(
+                ValidationError("The configuration is a JSON object.")
+            )
         else:
             missing = [k for k in ACTION_CONFIG_KEYS[action.kind] if not config.get(k)]
             if missing:
                 errors.setdefault("config", []).append(
-                    f"{action.get_kind_display()} actions need: {', '.join(missing)}."
+                    ValidationError(
+                        f"{action.get_kind_display()} actions need: {', '.join(missing)}."
+                    )
                 )
-    is_handover = isinstance(action, HandoverAction)
+    name: str = getattr(action, "name", "")
+    agent_id: int | None = getattr(action, "agent_id", None)
     if (
-        action.name
-        and action.agent_id
+        name
+        and agent_id
         and "name" not in errors
-        and action_name_in_use(
-            agent=action.agent,
-            name=action.name,
-            exclude_action_id=None if is_handover else action.pk,
-            exclude_handover_id=action.pk if is_handover else None,
-        )
+        and action_name_in_use(agent=agent_id, name=name, exclude=action)
     ):
-        errors["name"] = [f"This agent already has an action called {action.name}."]
+        errors["name"] = [ValidationError(f"This agent already has an action called {name}.")]
     if errors:
         raise ValidationError(errors)
 
 
+# Create, change and delete any kind of action: the agent's own (below) and handover actions
+# (handovers.services) go through these, and so do the REST API and the Studio pages.
+
+Action = TypeVar("Action", bound=models.Model)
+
+
+def action_save(*, action: Action) -> Action:
+    """Validate a new or changed action (action_full_clean) and save it."""
+    action_full_clean(action=action)
+    action.save()
+    return action
+
+
+def action_change(*, action: Action, fields: tuple[str, ...], changes: dict[str, Any]) -> Action:
+    """Set `changes` (only `fields` may change), validate and save."""
+    for field, value in changes.items():
+        if field not in fields:
+            raise ValidationError(f"{field} cannot be changed.")
+        setattr(action, field, value)
+    return action_save(action=action)
+
+
+def action_delete(*, action: models.Model) -> None:
+    action.delete()
+
+
 def agent_action_create(
-    *, agent: Agent, name: str, description: str, kind: str, config: dict | None = None
+    *, agent: Agent, name: str, description: str, kind: str, config: dict[str, Any] | None = None
 ) -> AgentAction:
     action = AgentAction(
         agent=agent, name=name, description=description, kind=kind, config=config or {}
     )
-    action_full_clean(action=action)
-    action.save()
-    return action
+    return action_save(action=action)
 
 
 def agent_action_update(*, action: AgentAction, **changes: Any) -> AgentAction:
-    for field, value in changes.items():
-        if field not in ACTION_FIELDS:
-            raise ValidationError(f"{field} cannot be changed.")
-        setattr(action, field, value)
-    action_full_clean(action=action)
-    action.save()
-    return action
+    return action_change(action=action, fields=ACTION_FIELDS, changes=changes)
 
 
 def agent_action_delete(*, action: AgentAction) -> None:
-    action.delete()
+    action_delete(action=action)

@@ -1,6 +1,6 @@
 """The conversation engine: decides what the agent says and does on each caller turn."""
 
-from agents.engine.context import CallContext
+from agents.actions.context import CallContext
 from agents.engine.conversation import Conversation
 from agents.engine.events import ActionRan, Decision, EndCall, Handover, Speak, TurnEvent
 

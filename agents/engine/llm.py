@@ -17,11 +17,12 @@ from typing import Any
 
 import httpx
 
+from agents.actions.context import CallContext
 from agents.actions.runner import call_secrets, redact, run_action
 from agents.actions.templating import argument_names
-from agents.engine.context import CallContext
 from agents.engine.events import ActionRan, Decision, EndCall, Handover, Speak, TurnEvent
 from agents.engine.sentences import SentenceSplitter
+from stellar.kernel.egress import egress_client
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,9 @@ class LlmError(Exception):
 
 class _Done:
     """End of one streamed completion."""
+
+
+_StreamItem = tuple[str, Any] | _Done | BaseException  # what the stream reader queues
 
 
 class LlmBrain:
@@ -125,7 +129,7 @@ class LlmBrain:
         messages = self.messages(history, caller_text)
         spoke = False
         try:
-            async with httpx.AsyncClient(timeout=self._http_timeout()) as client:
+            async with egress_client(timeout=self._http_timeout()) as client:
                 for round_number in range(MAX_TOOL_ROUNDS + 1):
                     text = ""
                     calls: dict[int, dict[str, str]] = {}
@@ -223,7 +227,7 @@ class LlmBrain:
         The request runs in its own task under the total deadline; this generator only waits
         on a queue, so whatever its consumer does between items is never cancelled.
         """
-        queue: asyncio.Queue[tuple[str, Any] | _Done | BaseException] = asyncio.Queue()
+        queue: asyncio.Queue[_StreamItem] = asyncio.Queue()
         reader = asyncio.create_task(self._read_stream(client, messages, queue))
         try:
             while True:
@@ -242,7 +246,7 @@ class LlmBrain:
         self,
         client: httpx.AsyncClient,
         messages: list[dict[str, Any]],
-        queue: asyncio.Queue,
+        queue: asyncio.Queue[_StreamItem],
     ) -> None:
         body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True}
         if self.tools:

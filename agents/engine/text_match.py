@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy loads with the embedder, on first use
+    import numpy as np
 
 INFORMAL = {
     "wanna": "want to",
@@ -28,19 +33,20 @@ class SemanticMatcher:
     such as "order" or "where" pulled callers to the wrong outcome; see benchmarks/eval_set.)
     """
 
-    def __init__(self, examples: list[tuple[str, str]]):
+    def __init__(self, examples: list[tuple[str, str]]) -> None:
         self._examples = [(label, text) for label, text in examples if text.strip()]
         self._labels = [label for label, _ in self._examples]
         self._vocabulary = sorted(
             {w for _, text in self._examples for w in _WORD.findall(text.lower()) if len(w) > 2}
         )
-        self._vectors = None  # embedded on first use, off the event loop (see Conversation)
+        # Embedded on first use, off the event loop (see Conversation).
+        self._vectors: np.ndarray | None = None
 
-    def normalize(self, text: str, known) -> str:
+    def normalize(self, text: str, known: Callable[[str], bool]) -> str:
         """Hesitations dropped, informal contractions spelled out; a word the model's vocabulary
         does not know is replaced by the closest word of the agent's configuration, if one is
         close enough."""
-        out = []
+        out: list[str] = []
         for word in _DISCOURSE_LIKE.sub(",", text).split():
             core = word.lower().strip(",.?!;:")
             if core in HESITATIONS:
@@ -58,7 +64,7 @@ class SemanticMatcher:
 
     def scores(self, text: str) -> dict[str, float]:
         """Blocking (model inference): call it from a worker thread in async code."""
-        from agents.engine.embeddings import get_embedder
+        from agents.engine.embeddings import get_embedder  # onnxruntime: on first use
 
         if not self._examples:
             return {}

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from stellar.kernel.audio import PHONE_RATE
+
 #: Telephony rate every provider speaks at its edges (Twilio media streams are 8 kHz μ-law).
-TELEPHONY_RATE = 8000
 
 
 class VAD(ABC):
@@ -34,7 +35,7 @@ class STT(ABC):
 class TTS(ABC):
     """Text-to-speech rendering straight to telephone-ready audio; blocking, thread-safe."""
 
-    sample_rate: int = TELEPHONY_RATE
+    sample_rate: int = PHONE_RATE
 
     @abstractmethod
     def synthesize(self, text: str, voice: str | None = None) -> np.ndarray:

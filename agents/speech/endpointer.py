@@ -22,9 +22,10 @@ from typing import Literal
 
 import numpy as np
 
-from agents.speech.base import TELEPHONY_RATE, VAD
+from agents.speech.base import VAD
+from stellar.kernel.audio import PHONE_RATE
 
-_SAMPLES_PER_MS = TELEPHONY_RATE // 1000  # 8
+_SAMPLES_PER_MS = PHONE_RATE // 1000  # 8
 
 
 @dataclass

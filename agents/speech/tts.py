@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 
-from agents.speech.base import TELEPHONY_RATE, TTS
-from stellar.kernel.audio import resample
+from agents.speech.base import TTS
+from stellar.kernel.audio import PHONE_RATE, resample
 
 logger = logging.getLogger(__name__)
 
@@ -28,16 +26,20 @@ def bundled_voices() -> dict[str, Path]:
 class PiperTTS(TTS):
     """Piper voices loaded once; synthesis is thread-safe (onnxruntime sessions are)."""
 
-    sample_rate = TELEPHONY_RATE
+    sample_rate = PHONE_RATE
 
     def __init__(
         self,
         voices: dict[str, Path] | None = None,
         default_voice: str = DEFAULT_VOICE,
         volume: float = 0.9,
+        noise_scale: float | None = None,
+        noise_w_scale: float | None = None,
     ) -> None:
-        """Load every voice now so the first call does not pay for it; volume leaves headroom."""
-        from piper import PiperVoice, SynthesisConfig
+        """Load every voice now so the first call does not pay for it; volume leaves headroom.
+        Piper samples noise per rendering (None: the voice's own scales); 0 renders the same
+        text to the same samples every time."""
+        from piper import PiperVoice, SynthesisConfig  # heavy (onnxruntime): on first load
 
         paths = voices if voices is not None else bundled_voices()
         if default_voice not in paths:
@@ -45,7 +47,9 @@ class PiperTTS(TTS):
         self.default_voice = default_voice
         self._voices = {name: PiperVoice.load(path) for name, path in paths.items()}
         # Peak-normalised Piper output at 0.9 keeps the resampler's overshoot from clipping.
-        self._syn_config = SynthesisConfig(volume=volume)
+        self._syn_config = SynthesisConfig(
+            volume=volume, noise_scale=noise_scale, noise_w_scale=noise_w_scale
+        )
         self._warned: set[str] = set()
 
     def voices(self) -> list[str]:
@@ -72,7 +76,7 @@ class PiperTTS(TTS):
             return
         piper_voice = self._voices[self.resolve_voice(voice)]
         for chunk in piper_voice.synthesize(text, syn_config=self._syn_config):
-            audio = resample(chunk.audio_int16_array, chunk.sample_rate, TELEPHONY_RATE)
+            audio = resample(chunk.audio_int16_array, chunk.sample_rate, PHONE_RATE)
             if len(audio):
                 yield audio
 
@@ -82,47 +86,3 @@ class PiperTTS(TTS):
         if not chunks:
             return np.zeros(0, dtype=np.int16)
         return np.concatenate(chunks)
-
-
-# --- render cache for fixed lines (greetings, hold messages) ---------------------------------
-
-CACHE_MAX_ITEMS = 256
-CACHE_MAX_BYTES = 32 * 1024 * 1024  # ~35 minutes of 8 kHz int16 audio
-
-_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-_cache_bytes = 0
-_cache_lock = threading.Lock()
-
-
-def cached_synthesize(text: str, voice: str | None = None, tts: TTS | None = None) -> np.ndarray:
-    """Render via the process TTS once per (voice, text), then replay; returns a read-only array."""
-    global _cache_bytes
-    if tts is None:
-        from agents.speech.registry import get_tts
-
-        tts = get_tts()
-    resolve = getattr(tts, "resolve_voice", None)
-    key = (resolve(voice) if callable(resolve) else (voice or ""), text)
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            return hit
-    audio = np.asarray(tts.synthesize(text, voice), dtype=np.int16).copy()  # render unlocked
-    audio.flags.writeable = False  # shared between calls: nobody may modify it in place
-    with _cache_lock:
-        if key not in _cache and audio.nbytes <= CACHE_MAX_BYTES:
-            _cache[key] = audio
-            _cache_bytes += audio.nbytes
-            while len(_cache) > CACHE_MAX_ITEMS or _cache_bytes > CACHE_MAX_BYTES:
-                _old_key, old = _cache.popitem(last=False)
-                _cache_bytes -= old.nbytes
-        return _cache.get(key, audio)
-
-
-def clear_cache() -> None:
-    """Drop every cached render (tests, or after changing voices)."""
-    global _cache_bytes
-    with _cache_lock:
-        _cache.clear()
-        _cache_bytes = 0

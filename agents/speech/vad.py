@@ -7,7 +7,8 @@ import threading
 import numpy as np
 import webrtcvad
 
-from agents.speech.base import TELEPHONY_RATE, VAD
+from agents.speech.base import VAD
+from stellar.kernel.audio import PHONE_RATE
 
 _VALID_FRAME_SAMPLES = (80, 160, 240)  # 10, 20 or 30 ms at 8 kHz: what libfvad accepts
 
@@ -31,7 +32,7 @@ class WebRtcVAD(VAD):
         if frame.shape[0] not in _VALID_FRAME_SAMPLES:
             raise ValueError(f"VAD frame must be 80/160/240 samples at 8 kHz, got {frame.shape}")
         with self._lock:  # the C detector keeps state; never run it from two threads at once
-            return bool(self._vad.is_speech(frame, TELEPHONY_RATE))
+            return bool(self._vad.is_speech(frame, PHONE_RATE))
 
     def new_stream(self) -> WebRtcVAD:
         """Fresh detector state for one call, so calls do not adapt to each other's noise."""

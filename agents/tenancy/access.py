@@ -12,12 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
+from typing import Any, cast
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.models import User
+from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import render
+from django_htmx.middleware import HtmxDetails
 
-from agents.models import Membership, Role, Workspace
+from agents.tenancy.models import Membership, Role, Workspace
+from agents.tenancy.selectors import membership_for, user_membership_list
 
 SESSION_KEY = "studio_workspace_id"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -61,13 +65,22 @@ class StudioAccess:
         return WRITE_ROLE_HINTS.get(Role(self.write_role), "Your role cannot change this.")
 
 
-def user_memberships(user) -> list[Membership]:
-    return list(Membership.objects.select_related("workspace").filter(user=user).order_by("id"))
+class StudioRequest(HttpRequest):
+    """The request a `studio_view` receives: a signed-in user, the member's access and (from the
+    django-htmx middleware) whether htmx sent it. For type checking only; at run time it is
+    Django's own request object."""
+
+    user: User
+    studio: StudioAccess
+    htmx: HtmxDetails
+
+
+StudioView = Callable[..., HttpResponseBase]
 
 
 def studio_access_for(request: HttpRequest, write_role: str = Role.EDITOR) -> StudioAccess | None:
     """The workspace chosen in the session if the user still belongs to it, else the first."""
-    memberships = user_memberships(request.user)
+    memberships = list(user_membership_list(user=request.user))
     if not memberships:
         return None
     chosen = request.session.get(SESSION_KEY)
@@ -75,16 +88,16 @@ def studio_access_for(request: HttpRequest, write_role: str = Role.EDITOR) -> St
     return StudioAccess(membership=current, memberships=memberships, write_role=write_role)
 
 
-def studio_view(write_role: str = Role.EDITOR) -> Callable:
+def studio_view(write_role: str = Role.EDITOR) -> Callable[[StudioView], StudioView]:
     """Decorator for Studio views: login, workspace membership, and the role needed to write."""
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: StudioView) -> StudioView:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             access = studio_access_for(request, write_role)
             if access is None:
                 return render(request, "studio/no_workspace.html", status=403)
-            request.studio = access  # type: ignore[attr-defined]
+            cast(StudioRequest, request).studio = access
             if request.method not in SAFE_METHODS and not access.can_write:
                 return render(
                     request,
@@ -101,7 +114,7 @@ def studio_view(write_role: str = Role.EDITOR) -> Callable:
 
 def workspace_select(request: HttpRequest, workspace_id: int) -> bool:
     """Remember the workspace the user switched to; False when they are not a member."""
-    if not Membership.objects.filter(user=request.user, workspace_id=workspace_id).exists():
+    if membership_for(user=request.user, workspace_id=workspace_id) is None:
         return False
     request.session[SESSION_KEY] = workspace_id
     return True

@@ -9,14 +9,19 @@ cache such as Redis when running several processes).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse_lazy
+
+from agents.tenancy.models import Membership
 
 MAX_FAILURES = 5
 LOCK_SECONDS = 5 * 60
@@ -52,7 +57,7 @@ class ThrottledLoginView(auth_views.LoginView):
 
     template_name = "registration/login.html"
 
-    def post(self, request, *args, **kwargs):
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         username = request.POST.get("username", "")
         if login_failures(request, username) >= MAX_FAILURES:
             form = self.get_form_class()(request)  # unbound: no authentication attempt
@@ -61,7 +66,7 @@ class ThrottledLoginView(auth_views.LoginView):
             )
         return super().post(request, *args, **kwargs)
 
-    def form_invalid(self, form):
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         username = self.request.POST.get("username", "")
         if login_failure_record(self.request, username) >= MAX_FAILURES:
             return self.render_to_response(
@@ -69,12 +74,12 @@ class ThrottledLoginView(auth_views.LoginView):
             )
         return super().form_invalid(form)
 
-    def form_valid(self, form):
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         cache.delete(_throttle_key(self.request, self.request.POST.get("username", "")))
         return super().form_valid(form)
 
 
-def _public_context() -> dict:
+def _public_context() -> dict[str, Any]:
     return {"public_url": settings.STELLAR_PUBLIC_URL}
 
 
@@ -86,9 +91,9 @@ class StudioPasswordResetView(auth_views.PasswordResetView):
     subject_template_name = "registration/password_reset_subject.txt"
     success_url = reverse_lazy("studio:password-reset-done")
 
-    @property
-    def extra_email_context(self):
-        return _public_context()
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        self.extra_email_context = _public_context()  # read per request, not at import
+        return super().form_valid(form)
 
 
 class StudioPasswordResetDoneView(auth_views.PasswordResetDoneView):
@@ -107,33 +112,35 @@ class StudioPasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 class _InvitationForm(PasswordResetForm):
     """PasswordResetForm for one invited user, who may have no usable password yet."""
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.invited_user = user
 
-    def get_users(self, email):
+    def get_users(self, email: str) -> Iterator[User]:
         if self.invited_user.is_active:
             yield self.invited_user
 
 
-def invitation_send(*, request: HttpRequest, membership, inviter) -> None:
+def invitation_send(*, request: HttpRequest, membership: Membership, inviter: Any) -> None:
     """Email the new member a link to choose their password and sign in."""
     user = membership.user
     form = _InvitationForm({"email": user.email}, user=user)
     if not form.is_valid():
         return
     public = urlsplit(settings.STELLAR_PUBLIC_URL)
+    # Template context, not only text (django-stubs narrows it to dict[str, str]).
+    context: dict[str, Any] = {
+        **_public_context(),
+        "workspace": membership.workspace,
+        "role": membership.get_role_display(),
+        "inviter": inviter,
+        "username": user.get_username(),
+    }
     form.save(
         domain_override=public.netloc,
         use_https=public.scheme == "https",
         request=request,
         subject_template_name="registration/invitation_subject.txt",
         email_template_name="registration/invitation_email.txt",
-        extra_email_context={
-            **_public_context(),
-            "workspace": membership.workspace,
-            "role": membership.get_role_display(),
-            "inviter": inviter,
-            "username": user.get_username(),
-        },
+        extra_email_context=context,
     )

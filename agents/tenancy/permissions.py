@@ -7,20 +7,23 @@ are simply not found (404), never "forbidden" (which would confirm they exist).
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from rest_framework.exceptions import NotFound, PermissionDenied
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from agents.definitions.selectors import membership_for
-from agents.models import Membership, Role, Workspace
+from agents.tenancy.models import Membership, Role, Workspace
+from agents.tenancy.selectors import membership_for
 
 WORKSPACE_HEADER = "X-Stellar-Workspace"
+CACHE_ATTRIBUTE = "_stellar_membership"
 
 
 def request_membership(request: Request) -> Membership:
     """The caller's membership in the request's workspace (cached on the request)."""
-    cached = getattr(request, "_stellar_membership", None)
-    if cached is not None:
+    cached = getattr(request, CACHE_ATTRIBUTE, None)
+    if isinstance(cached, Membership):
         return cached
     slug = request.headers.get(WORKSPACE_HEADER, "").strip()
     if slug:
@@ -32,7 +35,7 @@ def request_membership(request: Request) -> Membership:
         membership = membership_for(user=request.user)
         if membership is None:
             raise PermissionDenied("You are not a member of any workspace.")
-    request._stellar_membership = membership
+    setattr(request, CACHE_ATTRIBUTE, membership)
     return membership
 
 
@@ -43,7 +46,7 @@ class WorkspaceRole(BasePermission):
     write_role = Role.EDITOR
     message = "Your role in this workspace does not allow this."
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: Any) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
         membership = request_membership(request)
@@ -65,15 +68,17 @@ class AdminWrites(WorkspaceRole):
     message = "Only admins and owners can change this."
 
 
+class _HasRequest(Protocol):
+    request: Request
+
+
 class WorkspaceScopedMixin:
     """For API viewsets: `self.membership` and `self.workspace` of the request."""
 
-    permission_classes = [IsAuthenticated, EditorWrites]
-
     @property
-    def membership(self) -> Membership:
+    def membership(self: _HasRequest) -> Membership:
         return request_membership(self.request)
 
     @property
-    def workspace(self) -> Workspace:
-        return self.membership.workspace
+    def workspace(self: _HasRequest) -> Workspace:
+        return request_membership(self.request).workspace

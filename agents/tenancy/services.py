@@ -1,25 +1,11 @@
-"""Creating workspaces and managing their members."""
+"""Managing the members of a workspace (a new workspace, with its environments, comes from
+agents.config.services.workspace_create)."""
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils.text import slugify
 
-from agents.models import Environment, EnvironmentKind, Membership, Role, Workspace
-
-
-@transaction.atomic
-def workspace_create(*, name: str, owner) -> Workspace:
-    base = slugify(name)[:50] or "workspace"
-    slug, n = base, 1
-    while Workspace.objects.filter(slug=slug).exists():
-        n += 1
-        slug = f"{base}-{n}"
-    workspace = Workspace.objects.create(name=name, slug=slug)
-    for kind in EnvironmentKind.values:
-        Environment.objects.create(workspace=workspace, kind=kind)
-    Membership.objects.create(workspace=workspace, user=owner, role=Role.OWNER)
-    return workspace
+from agents.tenancy.models import Membership, Role, Workspace
 
 
 def membership_add(*, workspace: Workspace, email: str, role: str = Role.VIEWER) -> Membership:
@@ -38,7 +24,9 @@ def membership_add(*, workspace: Workspace, email: str, role: str = Role.VIEWER)
     return membership
 
 
-def membership_set_role(*, membership: Membership, role: str, actor_membership: Membership):
+def membership_set_role(
+    *, membership: Membership, role: str, actor_membership: Membership
+) -> Membership:
     if role not in Role.values:
         raise ValidationError(f"Unknown role {role!r}.")
     if role == Role.OWNER and actor_membership.role != Role.OWNER:
@@ -57,13 +45,17 @@ def _require_owner_for_owners(*, actor_membership: Membership, roles: tuple[str,
         raise PermissionDenied("Only an owner can add, change or remove an owner.")
 
 
-def membership_invite(*, actor_membership: Membership, email: str, role: str = Role.VIEWER):
+def membership_invite(
+    *, actor_membership: Membership, email: str, role: str = Role.VIEWER
+) -> Membership:
     """membership_add on behalf of a member (admins may not create owners)."""
     _require_owner_for_owners(actor_membership=actor_membership, roles=(role,))
     return membership_add(workspace=actor_membership.workspace, email=email, role=role)
 
 
-def membership_change_role(*, membership: Membership, role: str, actor_membership: Membership):
+def membership_change_role(
+    *, membership: Membership, role: str, actor_membership: Membership
+) -> Membership:
     _require_owner_for_owners(actor_membership=actor_membership, roles=(membership.role, role))
     return membership_set_role(membership=membership, role=role, actor_membership=actor_membership)
 

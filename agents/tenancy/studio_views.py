@@ -10,19 +10,21 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from agents.definitions.selectors import membership_list
-from agents.definitions.studio_forms import InviteForm, RoleForm, service_errors_to_form
-from agents.models import Membership, Role
-from agents.tenancy.access import studio_view, workspace_select
+from agents.tenancy.access import StudioRequest, studio_view, workspace_select
 from agents.tenancy.login import invitation_send
+from agents.tenancy.models import Membership, Role
+from agents.tenancy.selectors import membership_list
 from agents.tenancy.services import (
     membership_change_role,
     membership_invite,
     membership_remove,
 )
+from agents.tenancy.studio_forms import InviteForm, RoleForm, service_errors_to_form
 
 
-def _page(request: HttpRequest, form: InviteForm | None = None, status: int = 200):
+def _page(
+    request: StudioRequest, form: InviteForm | None = None, status: int = 200
+) -> HttpResponse:
     members = membership_list(workspace=request.studio.workspace)
     return render(
         request,
@@ -39,13 +41,13 @@ def _page(request: HttpRequest, form: InviteForm | None = None, status: int = 20
 
 @require_GET
 @studio_view(write_role=Role.ADMIN)
-def member_list_view(request: HttpRequest) -> HttpResponse:
+def member_list_view(request: StudioRequest) -> HttpResponse:
     return _page(request)
 
 
 @require_POST
 @studio_view(write_role=Role.ADMIN)
-def member_invite_view(request: HttpRequest) -> HttpResponse:
+def member_invite_view(request: StudioRequest) -> HttpResponse:
     form = InviteForm(request.POST)
     if form.is_valid():
         try:
@@ -67,7 +69,7 @@ def member_invite_view(request: HttpRequest) -> HttpResponse:
     return _page(request, form, status=400)
 
 
-def _member(request: HttpRequest, member_id: int) -> Membership:
+def _member(request: StudioRequest, member_id: int) -> Membership:
     return get_object_or_404(
         Membership.objects.select_related("user"),
         pk=member_id,
@@ -77,7 +79,7 @@ def _member(request: HttpRequest, member_id: int) -> Membership:
 
 @require_POST
 @studio_view(write_role=Role.ADMIN)
-def member_role_view(request: HttpRequest, member_id: int) -> HttpResponse:
+def member_role_view(request: StudioRequest, member_id: int) -> HttpResponse:
     membership = _member(request, member_id)
     form = RoleForm(request.POST)
     if not form.is_valid():
@@ -101,7 +103,7 @@ def member_role_view(request: HttpRequest, member_id: int) -> HttpResponse:
 
 @require_POST
 @studio_view(write_role=Role.ADMIN)
-def member_remove_view(request: HttpRequest, member_id: int) -> HttpResponse:
+def member_remove_view(request: StudioRequest, member_id: int) -> HttpResponse:
     membership = _member(request, member_id)
     try:
         membership_remove(membership=membership, actor_membership=request.studio.membership)

@@ -1,7 +1,7 @@
 """Reads and writes behind Listen & intervene (the websocket in calls.live.monitor_consumer).
 
 Who may listen: any member of the call's workspace. Who may take over: editors and above.
-Take over normally runs inside the call's own process (calls.live.monitor protocol); when that
+Take over normally runs inside the call's own process (calls.runtime.monitor protocol); when that
 process does not answer, `take_over_via_rest` transfers the call through Twilio's REST API.
 """
 
@@ -10,15 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 
-from agents.models import Membership, Role
+from agents.models import Role
+from agents.tenancy.selectors import membership_for
+from calls.handover_state import supervisor_action
 from calls.models import LIVE_STATUSES, Call
 from calls.services import call_event_add
 from calls.twilio.handover import transfer_via_rest
 from stellar.kernel.phone import normalize_e164
-
-SUPERVISOR_ACTION_NAME = "supervisor_take_over"
 
 
 @dataclass(frozen=True)
@@ -31,14 +33,16 @@ class ListenAccess:
     handover_actions: list[dict[str, Any]] = field(default_factory=list)
 
 
-def listen_access(*, user, call_id: int) -> ListenAccess | None:
+def listen_access(
+    *, user: AbstractBaseUser | AnonymousUser | None, call_id: int
+) -> ListenAccess | None:
     """None unless `user` is signed in and a member of the call's workspace."""
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     call = Call.objects.select_related("connector", "agent").filter(pk=call_id).first()
     if call is None:
         return None
-    membership = Membership.objects.filter(user=user, workspace_id=call.workspace_id).first()
+    membership = membership_for(user=user, workspace_id=call.workspace_id)
     if membership is None:
         return None
     return ListenAccess(
@@ -99,18 +103,6 @@ def take_over_action(
     if destination:
         return None, normalize_e164(destination)
     raise ValidationError("Choose a handover action or enter your phone number.")
-
-
-def supervisor_action(destination: str) -> dict[str, Any]:
-    """The handover to a supervisor's own number (the same one CallSession.take_over builds)."""
-    return {
-        "name": SUPERVISOR_ACTION_NAME,
-        "kind": "phone",
-        "destination": destination,
-        "caller_id": "",
-        "ring_timeout": 30,
-        "fallback": "hangup",
-    }
 
 
 def take_over_via_rest(

@@ -1,6 +1,6 @@
 """A supervisor's websocket on a live call: /v1/live/calls/<call_id> (Listen & intervene).
 
-Speaks the calls.live.monitor protocol with the call's process over the channel layer (the call
+Speaks the calls.runtime.monitor protocol with the call's process over the channel layer (the call
 may run on another Daphne process) and plain JSON with the browser:
 
 server → browser  {"type": "snapshot", "call": {...}, "segments": [...], "can_take_over",
@@ -20,6 +20,8 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -32,24 +34,29 @@ from calls.live.listen import (
     take_over_action,
     take_over_via_rest,
 )
-from calls.live.monitor import control_group, monitor_group
+from calls.runtime.monitor import control_group, monitor_group
 
 logger = logging.getLogger(__name__)
 
 CLOSE_FORBIDDEN = 4403
-HEARTBEAT_SECONDS = 5.0  # calls.live.monitor.LISTENER_TTL is 15 s
+HEARTBEAT_SECONDS = 5.0  # calls.runtime.monitor.LISTENER_TTL is 15 s
 TAKE_OVER_REPLY_SECONDS = 3.0
 MAX_CLIENT_MESSAGE = 4096
 STALE_AUDIO_SECONDS = 1.0
 AUDIO_BASELINE_SECONDS = 30.0
 
-_listen_access = database_sync_to_async(listen_access)
-_snapshot = database_sync_to_async(listen_snapshot)
+# channels ships no types: the wrappers are typed here as what the wrapped functions return.
+_listen_access: Callable[..., Awaitable[ListenAccess | None]] = database_sync_to_async(
+    listen_access
+)
+_snapshot: Callable[..., Awaitable[dict[str, Any]]] = database_sync_to_async(listen_snapshot)
 # A REST request can take seconds: run it in a worker thread, not the shared ORM thread.
-_take_over_via_rest = database_sync_to_async(take_over_via_rest, thread_sensitive=False)
+_take_over_via_rest: Callable[..., Awaitable[tuple[bool, str]]] = database_sync_to_async(
+    take_over_via_rest, thread_sensitive=False
+)
 
 
-class MonitorConsumer(AsyncJsonWebsocketConsumer):
+class MonitorConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels: untyped base
     access: ListenAccess | None = None
     ignored = 0
     stale = 0
@@ -63,9 +70,9 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
         self.call_id = self.access.call.pk
         self.monitor_group = monitor_group(self.call_id)
         self.control_group = control_group(self.call_id)
-        self._heartbeat: asyncio.Task | None = None
-        self._reply: asyncio.Future | None = None
-        self._take_over: asyncio.Task | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._reply: asyncio.Future[tuple[bool, str]] | None = None
+        self._take_over: asyncio.Task[None] | None = None
         self._audio_delay: dict[str, tuple[float, float, float]] = {}
         await self.accept()
         await self.channel_layer.group_add(self.monitor_group, self.channel_name)
@@ -111,7 +118,10 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(message, dict) or message.get("action") != "take_over":
             self._ignore("not a take-over command")
             return
-        if not self.access.can_take_over:
+        access = self.access
+        if access is None:  # never: the socket is only accepted with access
+            return
+        if not access.can_take_over:
             await self._result(False, "none", "Your role cannot take over calls.")
             return
         if self._take_over is not None and not self._take_over.done():
@@ -119,7 +129,7 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
         handover, destination = message.get("handover"), message.get("destination")
         try:
             action, number = take_over_action(
-                call=self.access.call,
+                call=access.call,
                 handover=handover if isinstance(handover, str) else None,
                 destination=destination if isinstance(destination, str) else None,
             )
@@ -127,15 +137,18 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
             await self._result(False, "none", " ".join(exc.messages))
             return
         # The reply arrives through this consumer's own dispatch loop: wait in a task.
-        self._take_over = asyncio.create_task(self._run_take_over(action, number))
+        self._take_over = asyncio.create_task(
+            self._run_take_over(action, number, by=access.username)
+        )
 
     def _ignore(self, why: str) -> None:
         self.ignored += 1
         if self.ignored <= 3:
             logger.info("listener on call %s: ignored a message (%s)", self.call_id, why)
 
-    async def _run_take_over(self, action: dict | None, destination: str | None) -> None:
-        by = self.access.username
+    async def _run_take_over(
+        self, action: dict[str, Any] | None, destination: str | None, *, by: str
+    ) -> None:
         self._reply = asyncio.get_running_loop().create_future()
         await self.channel_layer.group_send(  # the call's process answers on reply_to
             self.control_group,
@@ -168,12 +181,12 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "take_over.result", "ok": ok, "path": path, "detail": detail})
 
     # ---- call → server (channel layer) ---------------------------------------------------
-    async def call_take_over_result(self, message: dict) -> None:
+    async def call_take_over_result(self, message: dict[str, Any]) -> None:
         if self._reply is not None and not self._reply.done():
             self._reply.set_result((bool(message.get("ok")), str(message.get("detail", ""))))
 
-    async def monitor_batch(self, message: dict) -> None:
-        """Several messages of the call at once (see calls/live/monitor.py), in order."""
+    async def monitor_batch(self, message: dict[str, Any]) -> None:
+        """Several messages of the call at once (see calls/runtime/monitor.py), in order."""
         handlers = {
             "monitor.audio": self.monitor_audio,
             "monitor.transcript": self.monitor_transcript,
@@ -181,15 +194,16 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
             "monitor.ended": self.monitor_ended,
         }
         for item in message.get("messages") or []:
-            handler = handlers.get(item.get("type")) if isinstance(item, dict) else None
+            kind = item.get("type") if isinstance(item, dict) else None
+            handler = handlers.get(kind) if isinstance(kind, str) else None
             if handler is not None:
                 await handler(item)
 
-    async def monitor_audio(self, message: dict) -> None:
+    async def monitor_audio(self, message: dict[str, Any]) -> None:
         if self._fresh(message):
             await self.send_json(message)
 
-    def _fresh(self, message: dict) -> bool:
+    def _fresh(self, message: dict[str, Any]) -> bool:
         """False for audio this listener got too late (it fell behind): live or nothing.
 
         Both clocks run in real time, so (now − at_ms) is the delivery delay plus a constant;
@@ -216,17 +230,17 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
             )
         return False
 
-    async def monitor_transcript(self, message: dict) -> None:
+    async def monitor_transcript(self, message: dict[str, Any]) -> None:
         await self.send_json(message)
 
-    async def monitor_event(self, message: dict) -> None:
+    async def monitor_event(self, message: dict[str, Any]) -> None:
         await self.send_json(message)
 
-    async def monitor_ended(self, message: dict) -> None:
+    async def monitor_ended(self, message: dict[str, Any]) -> None:
         await self.send_json(message)
         await self.close()
 
 
-def _where(action: dict) -> dict:
+def _where(action: dict[str, Any]) -> dict[str, Any]:
     """What the browser may show about a handover target (no secrets in handover actions)."""
     return {"destination": action.get("destination", ""), "kind": action.get("kind", "phone")}

@@ -9,12 +9,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from agents.definitions.versions import agent_snapshot
-from agents.models import Agent, AgentVersion, Environment, Membership, Role
+from agents.models import Agent, AgentVersion, Environment, Role
+from agents.tenancy.selectors import membership_for
+from calls.handover_state import pending_handover
 from calls.models import Call, CallSource, CallStatus
 from calls.services import call_end, call_event_add
 
@@ -24,10 +28,14 @@ TOKEN_MAX_AGE = 600  # seconds between starting a session and opening its websoc
 
 @transaction.atomic
 def playground_session_create(
-    *, user, agent: Agent, environment: Environment, version: AgentVersion | None = None
+    *,
+    user: AbstractBaseUser,
+    agent: Agent,
+    environment: Environment,
+    version: AgentVersion | None = None,
 ) -> Call:
     """A new Playground call for `agent` as of `version` (None: the current draft)."""
-    membership = Membership.objects.filter(user=user, workspace_id=agent.workspace_id).first()
+    membership = membership_for(user=user, workspace_id=agent.workspace_id)
     if membership is None or not membership.has_role(Role.EDITOR):
         raise PermissionDenied("Only editors and above can test agents in the Playground.")
     if environment.workspace_id != agent.workspace_id:
@@ -61,7 +69,7 @@ def playground_session_create(
     return call
 
 
-def playground_token_for(*, call: Call, user) -> str:
+def playground_token_for(*, call: Call, user: AbstractBaseUser) -> str:
     """The websocket path segment: signed, bound to this call and this user."""
     return signing.dumps({"call": call.pk, "user": user.pk}, salt=_SALT, compress=False)
 
@@ -80,7 +88,9 @@ def playground_token_load(token: str) -> tuple[int, int] | None:
     return call_id, user_id
 
 
-def playground_call_for(*, token: str, user) -> Call | None:
+def playground_call_for(
+    *, token: str, user: AbstractBaseUser | AnonymousUser | None
+) -> Call | None:
     """The Playground call the token opens, if it is this user's, not over, and they are still
     a member of its workspace."""
     ids = playground_token_load(token)
@@ -96,7 +106,7 @@ def playground_call_for(*, token: str, user) -> Call | None:
     )
     if call is None or call.stream_ended_at is not None:
         return None
-    if not Membership.objects.filter(user=user, workspace_id=call.workspace_id).exists():
+    if membership_for(user=user, workspace_id=call.workspace_id) is None:
         return None
     return call
 
@@ -104,14 +114,13 @@ def playground_call_for(*, token: str, user) -> Call | None:
 def playground_ending(*, call_id: int) -> dict[str, str]:
     """How the agent ended the session: a handover (not dialled here) or a hang-up."""
     call = Call.objects.get(pk=call_id)
-    handover = (call.conversation or {}).get("handover") or {}
-    action = handover.get("action") or {}
-    if handover.get("status") == "pending":
+    handover = pending_handover(call)
+    if handover is not None:
+        action = handover.action
         target = action.get("destination") or action.get("flow_sid") or "the Studio flow"
         return {
             "kind": "handover",
-            "detail": f"Handover {action.get('name')} to {target} "
-            "(not dialled from the Playground)",
+            "detail": f"Handover {handover.name} to {target} (not dialled from the Playground)",
         }
     return {"kind": "end_call", "detail": "The agent ended the call"}
 

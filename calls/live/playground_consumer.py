@@ -22,9 +22,8 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from calls.live.monitor import MonitorFeed, control_group
 from calls.live.playground import playground_call_for, playground_ending, playground_session_end
-from calls.runtime.session import CallSession
+from calls.runtime.monitor import GroupSender, MonitorFeed
 from calls.runtime.setup import call_context_for
 from calls.twilio.media_stream import MediaStreamConsumer
 
@@ -41,7 +40,12 @@ _session_end = database_sync_to_async(playground_session_end)
 class PlaygroundFeed(MonitorFeed):
     """The monitor feed, plus the transcript and activity straight to the Playground page."""
 
-    def __init__(self, call_id: int, channel_layer, deliver: Callable[[dict], None]):
+    def __init__(
+        self,
+        call_id: int,
+        channel_layer: GroupSender | None,
+        deliver: Callable[[dict[str, Any]], None],
+    ):
         super().__init__(call_id, channel_layer)
         self._deliver = deliver
 
@@ -66,32 +70,21 @@ class PlaygroundConsumer(MediaStreamConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         context = await _context_for(call)
-        self.session = CallSession(
-            call=call,
-            context=context,
-            send=self._send_json,
-            hangup=self._agent_hung_up,
-            channel_layer=self.channel_layer,
-        )
-        self.session.monitor = PlaygroundFeed(call.pk, self.channel_layer, self._deliver)
-        # Supervisors can listen to a Playground session like to any call.
-        self.control_group = control_group(call.pk)
-        await self.channel_layer.group_add(self.control_group, self.channel_name)
-        await self.accept()
+        # The page sees what a listener would; supervisors can still listen like to any call.
+        monitor = PlaygroundFeed(call.pk, self.channel_layer, self._deliver)
+        await self._open(call, context, hangup=self._agent_hung_up, monitor=monitor)
 
-    def _deliver(self, message: dict) -> None:
+    def _deliver(self, message: dict[str, Any]) -> None:
         asyncio.create_task(self._send_quietly(message))
 
-    async def _send_quietly(self, message: dict) -> None:
+    async def _send_quietly(self, message: dict[str, Any]) -> None:
         with contextlib.suppress(Exception):  # the page is gone: nothing to show it to
             await self._send_json(message)
 
-    async def _dispatch(self, session: CallSession, msg: dict) -> None:
-        if msg.get("event") == "stop":
-            self._end_reason = "Stopped in the Playground"
-            await self.close()
-            return
-        await super()._dispatch(session, msg)
+    async def _stream_stopped(self) -> None:
+        """The browser's `stop`: the session ends when the socket closes (disconnect)."""
+        self._end_reason = "Stopped in the Playground"
+        await self.close()
 
     async def _agent_hung_up(self) -> None:
         """The agent ended the call or handed it over: tell the page, then end the session."""
@@ -112,6 +105,6 @@ class PlaygroundConsumer(MediaStreamConsumer):
         except Exception:
             logger.exception("playground call %s: ending failed", self.session.call.call_sid)
 
-    async def _send_json(self, message: dict) -> None:
+    async def _send_json(self, message: dict[str, Any]) -> None:
         if not self._ended:
             await self.send(text_data=json.dumps(message, separators=(",", ":")))

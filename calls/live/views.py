@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.models import Agent, AgentVersion, Environment, Role
-from agents.tenancy.access import studio_view
+from agents.tenancy.access import StudioRequest, studio_view
 from calls.live.listen import call_handover_actions
 from calls.live.playground import playground_session_create, playground_token_for
 from calls.models import Call
@@ -20,7 +22,7 @@ DRAFT = "draft"
 
 @require_GET
 @studio_view(write_role=Role.EDITOR)
-def listen_view(request: HttpRequest, call_id: int) -> HttpResponse:
+def listen_view(request: StudioRequest, call_id: int) -> HttpResponse:
     call = (
         Call.objects.select_related("agent", "connector")
         .filter(workspace=request.studio.workspace, pk=call_id)
@@ -44,13 +46,15 @@ class PlaygroundStartForm(forms.Form):
     environment = forms.ModelChoiceField(queryset=Environment.objects.none())
     version = forms.ChoiceField(choices=[(DRAFT, "Draft")])
 
-    def __init__(self, *args, agent: Agent, **kwargs):
+    def __init__(self, *args: Any, agent: Agent, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["environment"].queryset = Environment.objects.filter(
-            workspace_id=agent.workspace_id
-        ).order_by("pk")
+        # self.fields holds copies of the fields declared above (casts: their declared types).
+        environment = cast(forms.ModelChoiceField[Environment], self.fields["environment"])
+        environments = Environment.objects.filter(workspace_id=agent.workspace_id)
+        environment.queryset = environments.order_by("pk")
         self.versions = {str(v.pk): v for v in AgentVersion.objects.filter(agent=agent)}
-        self.fields["version"].choices = [(DRAFT, "Draft (unpublished changes included)")] + [
+        version = cast(forms.ChoiceField, self.fields["version"])
+        version.choices = [(DRAFT, "Draft (unpublished changes included)")] + [
             (key, f"{v.label} · {v.display_status}") for key, v in self.versions.items()
         ]
 
@@ -60,7 +64,7 @@ class PlaygroundStartForm(forms.Form):
 
 @require_GET
 @studio_view(write_role=Role.EDITOR)
-def playground_view(request: HttpRequest, agent_id: int) -> HttpResponse:
+def playground_view(request: StudioRequest, agent_id: int) -> HttpResponse:
     agent = get_object_or_404(Agent, pk=agent_id, workspace=request.studio.workspace)
     return render(
         request,
@@ -71,7 +75,7 @@ def playground_view(request: HttpRequest, agent_id: int) -> HttpResponse:
 
 @require_POST
 @studio_view(write_role=Role.EDITOR)
-def playground_start_view(request: HttpRequest, agent_id: int) -> JsonResponse:
+def playground_start_view(request: StudioRequest, agent_id: int) -> JsonResponse:
     """Create the session's call and hand the page its websocket path (JSON for fetch)."""
     agent = get_object_or_404(Agent, pk=agent_id, workspace=request.studio.workspace)
     form = PlaygroundStartForm(request.POST, agent=agent)

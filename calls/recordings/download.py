@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
+from typing import Literal
 
 from asgiref.sync import sync_to_async
+from django.core.files import File
 from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 from calls.models import Recording
 
@@ -16,7 +19,7 @@ CHUNK = 64 * 1024
 RANGE_HEADER = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
+def parse_range(header: str, size: int) -> tuple[int, int] | Literal[False] | None:
     """(first, last) byte positions of a single `bytes=` range, inclusive.
 
     None: no usable Range header (serve the whole file). False: unsatisfiable (416).
@@ -40,7 +43,7 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
     return start, end
 
 
-def _read_chunks(file, remaining: int) -> Iterator[bytes]:
+def _read_chunks(file: File[bytes], remaining: int) -> Iterator[bytes]:
     try:
         while remaining > 0:
             data = file.read(min(CHUNK, remaining))
@@ -52,7 +55,7 @@ def _read_chunks(file, remaining: int) -> Iterator[bytes]:
         file.close()
 
 
-async def _aread_chunks(file, remaining: int) -> AsyncIterator[bytes]:
+async def _aread_chunks(file: File[bytes], remaining: int) -> AsyncIterator[bytes]:
     try:
         while remaining > 0:
             data = await sync_to_async(file.read, thread_sensitive=False)(min(CHUNK, remaining))
@@ -64,15 +67,19 @@ async def _aread_chunks(file, remaining: int) -> AsyncIterator[bytes]:
         await sync_to_async(file.close, thread_sensitive=False)()
 
 
-def recording_response(request: HttpRequest, recording: Recording) -> HttpResponse:
-    """The WAV (or the requested byte range of it); the caller checked workspace access."""
-    if not recording.file:
+def recording_response(request: HttpRequest, recording: Recording) -> HttpResponseBase:
+    """The WAV (or the requested byte range of it); the caller checked workspace access.
+
+    `request` is Django's own request (not DRF's wrapper): under Daphne it is an ASGIRequest,
+    and the file is then read chunk by chunk off the event loop instead of all at once."""
+    name = recording.file.name
+    if not name:  # what `not recording.file` checks
         raise Http404("This call has no recording.")
     try:
-        file = recording.file.storage.open(recording.file.name, "rb")
+        file: File[bytes] = recording.file.storage.open(name, "rb")
     except FileNotFoundError as exc:
         raise Http404("The recording file is missing.") from exc
-    size = recording.file.storage.size(recording.file.name)
+    size = recording.file.storage.size(name)
     wanted = parse_range(request.headers.get("Range", ""), size)
     if wanted is False:
         file.close()
@@ -90,13 +97,13 @@ def recording_response(request: HttpRequest, recording: Recording) -> HttpRespon
         if isinstance(request, ASGIRequest)
         else _read_chunks(file, length)
     )
-    response = StreamingHttpResponse(
+    streaming = StreamingHttpResponse(
         chunks, status=206 if wanted else 200, content_type="audio/wav"
     )
-    response["Content-Length"] = str(length)
-    response["Accept-Ranges"] = "bytes"
-    response["Cache-Control"] = "private, max-age=3600"
-    response["Content-Disposition"] = f'inline; filename="{recording.call.call_sid}.wav"'
+    streaming["Content-Length"] = str(length)
+    streaming["Accept-Ranges"] = "bytes"
+    streaming["Cache-Control"] = "private, max-age=3600"
+    streaming["Content-Disposition"] = f'inline; filename="{recording.call.call_sid}.wav"'
     if wanted:
-        response["Content-Range"] = f"bytes {start}-{end}/{size}"
-    return response
+        streaming["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return streaming

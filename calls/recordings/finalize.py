@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from agents.models import Workspace
 from calls.models import LIVE_STATUSES, Call, CallStatus, Recording, Speaker
 from calls.recordings.stereo import build_recording
 from calls.services import call_end, call_event_add
@@ -18,20 +19,10 @@ logger = logging.getLogger(__name__)
 STALE_AFTER = timedelta(seconds=60)
 
 
-def call_finalize_when_ready(*, call: Call) -> None:
-    """Enqueue finalize once the call has ended and its stream (if any) is closed."""
-    from calls.tasks import finalize_call
-
-    if call.ended_at is None or (call.answered_at is not None and call.stream_ended_at is None):
-        return
-    call_id = call.pk
-    transaction.on_commit(lambda: finalize_call.delay(call_id))
-
-
 def summary_for(call: Call) -> str:
     """Extractive summary: what the caller asked first, and how the call ended."""
     first = call.segments.filter(speaker=Speaker.CALLER).order_by("start_ms").first()
-    parts = []
+    parts: list[str] = []
     if first is not None:
         parts.append(f"Caller: “{first.text[:200]}”.")
     parts.append(f"Outcome: {call.outcome or call.get_status_display()}.")
@@ -68,14 +59,14 @@ def call_finalize(*, call_id: int) -> Call:
     return call
 
 
-def calls_sweep_stale(*, now=None) -> list[int]:
+def calls_sweep_stale(*, now: datetime | None = None) -> list[int]:
     """Finalize live calls whose server process died (no stop, no heartbeat for a while)."""
     now = now or timezone.now()
     cutoff = now - STALE_AFTER
     stale = Call.objects.filter(status__in=LIVE_STATUSES, finalized_at__isnull=True).filter(
         last_heartbeat_at__lt=cutoff
     )
-    swept = []
+    swept: list[int] = []
     for call in stale:
         with transaction.atomic():
             call = Call.objects.select_for_update().get(pk=call.pk)
@@ -97,10 +88,8 @@ def calls_sweep_stale(*, now=None) -> list[int]:
     return swept
 
 
-def recordings_purge_expired(*, now=None) -> int:
+def recordings_purge_expired(*, now: datetime | None = None) -> int:
     """Delete recordings (files and rows) older than each workspace's retention."""
-    from agents.models import Workspace
-
     now = now or timezone.now()
     deleted = 0
     for workspace in Workspace.objects.all():

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from calls.recordings.spool import AGENT, CALLER, read_spool
-from stellar.kernel.audio import TWILIO_RATE, ulaw_to_pcm16
+from stellar.kernel.audio import PHONE_RATE, ulaw_to_pcm16
 
-SAMPLES_PER_MS = TWILIO_RATE // 1000
+SAMPLES_PER_MS = PHONE_RATE // 1000
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,11 @@ def build_recording(call_id: int) -> BuiltRecording | None:
     with wave.open(buffer, "wb") as wav:
         wav.setnchannels(2)
         wav.setsampwidth(2)
-        wav.setframerate(TWILIO_RATE)
+        wav.setframerate(PHONE_RATE)
         wav.writeframes(stereo.astype("<i2").tobytes())
     data = buffer.getvalue()
     return BuiltRecording(
         wav=data,
-        duration_ms=len(caller) * 1000 // TWILIO_RATE,
+        duration_ms=len(caller) * 1000 // PHONE_RATE,
         sha256=hashlib.sha256(data).hexdigest(),
     )

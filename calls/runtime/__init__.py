@@ -1,2 +1,2 @@
-"""A live call's runtime: the call session and its collaborators, paced agent audio out, ordered
-writes off the event loop. No Twilio HTTP here, only the media-stream protocol's events."""
+"""A live call's runtime: the session and its collaborators (stream protocol, listener, turn loop,
+speaker, monitor), writes off the event loop. It knows no Twilio: the phone side is injected."""

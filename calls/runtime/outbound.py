@@ -7,14 +7,22 @@ import base64
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from calls.runtime.timing import TurnTiming
 from stellar.kernel.audio import FRAME_MS
+
+if TYPE_CHECKING:  # only a type here: the benchmarks' clients import this module without Django
+    from agents.engine import EndCall, Handover
 
 FRAME_SECONDS = FRAME_MS / 1000
 # Audio is sent this far ahead of when it plays, so event-loop stalls under load are absorbed
 # by Twilio's buffer instead of heard as gaps; `clear` empties that buffer on barge-in.
 LOOKAHEAD_SECONDS = 0.2
 _ids = itertools.count(1)
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]  # one JSON message to the stream
+FrameSink = Callable[[int, bytes], None]  # (call-clock ms when it plays, μ-law frame)
 
 
 @dataclass
@@ -30,7 +38,11 @@ class Utterance:
     played: int | None = None  # set when cut: frames the caller heard (sent minus in flight)
     start_ms: int | None = None
     end_call: bool = False
-    meta: dict = field(default_factory=dict)
+    kind: str = ""  # greeting, reply, dtmf, silence, take_over, reconnect, error
+    caller_text: str = ""  # the caller's words it answers (asked again if none of it is heard)
+    timing: TurnTiming | None = None  # a reply's stages, recorded once it starts playing
+    ending: Handover | EndCall | None = None  # carried out once it has played
+    recorded: bool = False  # its transcript line is written
     _more: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -61,10 +73,10 @@ class PacedSender:
     def __init__(
         self,
         *,
-        send: Callable[[dict], Awaitable[None]],
+        send: Send,
         stream_sid: str,
         clock_ms: Callable[[float], int],
-        on_frame: Callable[[int, bytes], None],
+        on_frame: FrameSink,
     ):
         self._send = send
         self._stream_sid = stream_sid
@@ -85,7 +97,7 @@ class PacedSender:
 
     def clear(self) -> list[Utterance]:
         """Drop everything not yet played; returns the utterances cut or dropped."""
-        cut = []
+        cut: list[Utterance] = []
         last_sent = self.current or next(reversed(self.awaiting_mark.values()), None)
         if last_sent is not None:
             in_flight = max(0.0, self._next_at - asyncio.get_running_loop().time())

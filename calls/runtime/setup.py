@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import os
 
+from agents.actions.context import CallContext
+from agents.config.selectors import environment_values
 from agents.config.services import auth_credentials_get
-from agents.definitions.selectors import environment_values
-from agents.engine.context import CallContext
 from calls.models import Call
 
 
 def call_context_for(call: Call) -> CallContext:
     """Template values of the call's environment (secrets decrypted here, kept in memory only)."""
+    environment = call.environment
     values = (
-        environment_values(environment=call.environment)
-        if call.environment_id
+        environment_values(environment=environment)
+        if environment is not None
         else {"secrets": {}, "variables": {}, "auth": {}}
     )
     auth = {
@@ -47,6 +48,6 @@ def call_context_for(call: Call) -> CallContext:
         variables=values["variables"],
         secrets=secrets,
         auth=auth,
-        environment=call.environment.kind if call.environment_id else "development",
+        environment=environment.kind if environment is not None else "development",
         llm=llm,
     )

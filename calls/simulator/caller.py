@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.speech.registry import get_tts
 from calls.simulator.script import Audio, Say
-from stellar.kernel.audio import TWILIO_RATE, pcm16_to_ulaw, resample
+from stellar.kernel.audio import PHONE_RATE, pcm16_to_ulaw, resample
 
 
 def _decode_frames(raw: bytes, sample_width: int) -> np.ndarray:
@@ -43,10 +44,10 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
 def load_wav(path: str | Path) -> np.ndarray:
     """A WAV file as int16 mono at the 8 kHz Twilio rate."""
     samples, rate = read_wav(path)
-    return resample(samples, rate, TWILIO_RATE)
+    return resample(samples, rate, PHONE_RATE)
 
 
-def write_wav(path: str | Path, samples: np.ndarray, rate: int = TWILIO_RATE) -> None:
+def write_wav(path: str | Path, samples: np.ndarray, rate: int = PHONE_RATE) -> None:
     """Save int16 mono audio (e.g. what the agent said) for listening."""
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
@@ -56,21 +57,20 @@ def write_wav(path: str | Path, samples: np.ndarray, rate: int = TWILIO_RATE) ->
 
 
 def tone(
-    freq: float = 440.0, seconds: float = 1.0, rate: int = TWILIO_RATE, amplitude: float = 0.3
+    freq: float = 440.0, seconds: float = 1.0, rate: int = PHONE_RATE, amplitude: float = 0.3
 ) -> np.ndarray:
     """A sine tone: stand-in speech for tests that must not depend on the TTS."""
     t = np.arange(int(round(seconds * rate))) / rate
     return np.round(np.sin(2 * np.pi * freq * t) * amplitude * 32767).astype(np.int16)
 
 
-def to_ulaw(samples: np.ndarray, rate: int = TWILIO_RATE) -> bytes:
+def to_ulaw(samples: np.ndarray, rate: int = PHONE_RATE) -> bytes:
     """int16 audio at any rate → 8 kHz μ-law as Twilio streams it."""
-    return pcm16_to_ulaw(resample(np.asarray(samples, dtype=np.int16), rate, TWILIO_RATE))
+    return pcm16_to_ulaw(resample(np.asarray(samples, dtype=np.int16), rate, PHONE_RATE))
 
 
 async def synthesize(text: str, voice: str | None = None) -> np.ndarray:
-    """Caller speech from the project's TTS, off the event loop (imported lazily)."""
-    from agents.speech.registry import get_tts
+    """Caller speech from the project's TTS, off the event loop."""
 
     tts = await asyncio.to_thread(get_tts)
     return await asyncio.to_thread(tts.synthesize, text, voice)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stellar.kernel.audio import FRAME_BYTES, TWILIO_RATE, ulaw_to_pcm16
+from stellar.kernel.audio import FRAME_BYTES, PHONE_RATE, ulaw_to_pcm16
 
 _EPS = 1e-9
 VOICED_RMS = 150.0  # int16 RMS above which a 20 ms frame counts as speech, not line silence
@@ -94,7 +94,7 @@ class PlayedUtterance:
 class PlaybackBuffer:
     """What a phone does with outbound media: queue, play at `rate` bytes/s, honour marks."""
 
-    def __init__(self, rate: float = float(TWILIO_RATE)) -> None:
+    def __init__(self, rate: float = float(PHONE_RATE)) -> None:
         self.rate = rate
         self.play_end = -float("inf")
         self.voiced_end = -float("inf")

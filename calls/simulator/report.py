@@ -25,14 +25,14 @@ def timeline(result: CallResult) -> list[TimelineEntry]:
         if u.response_delay is not None:
             extra += f"  → agent answered after {_s(u.response_delay)}"
         entries.append(TimelineEntry(at, "caller", label + extra))
-    for u in result.agent_utterances:
-        said = f'"{u.text}"' if u.text else f"<{u.duration:.2f} s of audio>"
-        details = [f"{u.duration:.2f} s"]
-        if u.mark:
-            details.append(f"mark {u.mark}")
-        if u.cleared:
+    for a in result.agent_utterances:
+        said = f'"{a.text}"' if a.text else f"<{a.duration:.2f} s of audio>"
+        details = [f"{a.duration:.2f} s"]
+        if a.mark:
+            details.append(f"mark {a.mark}")
+        if a.cleared:
             details.append("cut off by clear")
-        entries.append(TimelineEntry(u.started_at, "agent", f"{said}  ({', '.join(details)})"))
+        entries.append(TimelineEntry(a.started_at, "agent", f"{said}  ({', '.join(details)})"))
     return sorted(entries, key=lambda e: e.at)
 
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from agents.speech.registry import get_stt
 from calls.simulator.twiml import Verb
-from stellar.kernel.audio import TWILIO_RATE
+from stellar.kernel.audio import PHONE_RATE
 
 
 @dataclass
@@ -92,7 +93,7 @@ class AgentUtterance:
     @property
     def duration(self) -> float:
         """Seconds of audio at 8 kHz."""
-        return len(self.pcm) / TWILIO_RATE
+        return len(self.pcm) / PHONE_RATE
 
 
 @dataclass
@@ -292,12 +293,10 @@ class CallResult:
 
     def transcribe_agent(self, prompt: str | None = None) -> list[str]:
         """Run the project's STT over every agent utterance (cached on `utterance.text`)."""
-        from agents.speech.registry import get_stt
-
         stt = get_stt()
         for u in self.agent_utterances:
             if u.text is None:
-                u.text = stt.transcribe(u.pcm, TWILIO_RATE, prompt).strip() if len(u.pcm) else ""
+                u.text = stt.transcribe(u.pcm, PHONE_RATE, prompt).strip() if len(u.pcm) else ""
         return [u.text or "" for u in self.agent_utterances]
 
     async def atranscribe_agent(self, prompt: str | None = None) -> list[str]:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from stellar.kernel.audio import PHONE_RATE
+
 
 @dataclass(frozen=True)
 class Say:
@@ -26,7 +28,7 @@ class Audio:
     """Caller speech from a WAV file (any rate, mono/stereo) or an int16 array at sample_rate."""
 
     source: str | Path | np.ndarray
-    sample_rate: int = 8000
+    sample_rate: int = PHONE_RATE
     barge_in: bool = False
     label: str | None = None
 

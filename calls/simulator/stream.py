@@ -10,10 +10,11 @@ import json
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import websockets
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from calls.simulator.playback import PlaybackBuffer, last_voiced_frame
@@ -28,7 +29,7 @@ from calls.simulator.result import (
 from calls.simulator.script import Audio, Digits, HangUp, Say, Step, Wait, WaitForAgent
 from calls.simulator.signing import compute_signature, is_loopback, new_sid
 from calls.simulator.twiml import StreamSpec
-from stellar.kernel.audio import FRAME_BYTES, FRAME_MS, TWILIO_RATE, frames, ulaw_to_pcm16
+from stellar.kernel.audio import FRAME_BYTES, FRAME_MS, PHONE_RATE, frames, ulaw_to_pcm16
 
 if TYPE_CHECKING:
     from calls.simulator.session import CallSimulator
@@ -45,7 +46,7 @@ class StreamSession:
         self.cfg = sim.config
         k = self.cfg.speedup
         self.frame_dt = FRAME_MS / 1000 / k
-        self.playback = PlaybackBuffer(rate=TWILIO_RATE * k)
+        self.playback = PlaybackBuffer(rate=PHONE_RATE * k)
         url = spec.url
         parts = urlsplit(url)
         if parts.query:
@@ -65,7 +66,7 @@ class StreamSession:
             custom_parameters=dict(spec.parameters),
             started_at=sim.now(),
         )
-        self._ws: Any = None
+        self._connection: ClientConnection | None = None
         self._seq = 0
         self._chunk = 0
         self._lock = asyncio.Lock()
@@ -79,6 +80,13 @@ class StreamSession:
         self._warned: set[str] = set()
         self._utterances: list[CallerUtterance] = []
 
+    @property
+    def _ws(self) -> ClientConnection:
+        """The open websocket (everything that uses it runs after `run` connected it)."""
+        if self._connection is None:
+            raise RuntimeError("the media stream is not connected")
+        return self._connection
+
     # -- lifecycle ---------------------------------------------------------------------
 
     async def run(self) -> StreamRecord:
@@ -86,20 +94,22 @@ class StreamSession:
         sim, rec = self.sim, self.record
         sim.result.streams.append(rec)
         headers = {"x-twilio-signature": compute_signature(self.cfg.auth_token, self.url, {})}
-        proxy = None if is_loopback(rec.connect_url) else True
+        proxy: Literal[True] | None = None if is_loopback(rec.connect_url) else True
+        # Only for wss: websockets refuses `ssl` with ws://, and `ssl=None` with wss://.
+        tls: dict[str, Any] = (
+            {"ssl": self.cfg.ssl_context}
+            if self.cfg.ssl_context and rec.connect_url.startswith("wss")
+            else {}
+        )
         try:
-            self._ws = await websockets.connect(
+            self._connection = await websockets.connect(
                 rec.connect_url,
                 additional_headers=headers,
                 user_agent_header="Twilio.TmeWs/1.0",
                 open_timeout=10,
                 proxy=proxy,
                 compression=None,
-                **(
-                    {"ssl": self.cfg.ssl_context}
-                    if self.cfg.ssl_context and rec.connect_url.startswith("wss")
-                    else {}
-                ),
+                **tls,
             )
         except InvalidStatus as exc:
             rec.refused_status = exc.response.status_code
@@ -229,7 +239,7 @@ class StreamSession:
                         "customParameters": dict(rec.custom_parameters),
                         "mediaFormat": {
                             "encoding": "audio/x-mulaw",
-                            "sampleRate": TWILIO_RATE,
+                            "sampleRate": PHONE_RATE,
                             "channels": 1,
                         },
                     },
@@ -333,7 +343,8 @@ class StreamSession:
                 f"sid-{event}", f"server {event!r} has streamSid {data.get('streamSid')!r}"
             )
         if event == "media":
-            media = data.get("media") if isinstance(data.get("media"), dict) else {}
+            raw_media = data.get("media")
+            media = raw_media if isinstance(raw_media, dict) else {}
             try:
                 payload = base64.b64decode(str(media.get("payload", "")), validate=True)
             except (binascii.Error, ValueError):
@@ -349,7 +360,8 @@ class StreamSession:
             return
         rec.events.append(StreamEvent(now, "received", event, data))
         if event == "mark":
-            mark = data.get("mark") if isinstance(data.get("mark"), dict) else {}
+            raw_mark = data.get("mark")
+            mark = raw_mark if isinstance(raw_mark, dict) else {}
             name = mark.get("name")
             if not isinstance(name, str) or not name:
                 self._warn_once("mark", "server mark without a name")
@@ -367,7 +379,7 @@ class StreamSession:
             )
             self.sim.note(
                 "twilio",
-                f"clear: dropped {clear.dropped_bytes / TWILIO_RATE:.2f} s of agent audio",
+                f"clear: dropped {clear.dropped_bytes / PHONE_RATE:.2f} s of agent audio",
                 now,
             )
             for name in names:

@@ -2,11 +2,13 @@
 
 import functools
 import logging
+from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseNotFound
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from calls.models import Call
 from calls.selectors import call_with_connector
 from calls.twilio.connect_action import connect_action_twiml
 from calls.twilio.handover import dial_status_twiml
@@ -16,7 +18,10 @@ from calls.twilio.webhook_views import xml_response
 logger = logging.getLogger(__name__)
 
 
-def twilio_call_callback(view):
+CallbackView = Callable[[Call, dict[str, str]], str]
+
+
+def twilio_call_callback(view: CallbackView) -> Callable[[HttpRequest, int], HttpResponse]:
     """Load the call, check Twilio's signature with its connector's token, pass the params."""
 
     @csrf_exempt
@@ -37,10 +42,10 @@ def twilio_call_callback(view):
 
 
 @twilio_call_callback
-def connect_ended(call, params) -> str:
+def connect_ended(call: Call, params: dict[str, str]) -> str:
     return connect_action_twiml(call=call, params=params)
 
 
 @twilio_call_callback
-def dial_status(call, params) -> str:
+def dial_status(call: Call, params: dict[str, str]) -> str:
     return dial_status_twiml(call_id=call.pk, params=params)

@@ -1,8 +1,8 @@
 """Executing a handover on a live call, the Dial outcome, and the fallback when it fails.
 
 The engine decides *when*; this module decides *how*: the pending handover is stored on the
-call (``conversation["handover"]``) before the media stream closes, then Twilio's Connect
-`action` request is answered with <Dial> (or a Studio-flow <Redirect>).
+call (`HandoverState`) before the media stream closes, then Twilio's Connect `action` request is
+answered with <Dial> (or a Studio-flow <Redirect>).
 """
 
 from __future__ import annotations
@@ -11,18 +11,20 @@ import logging
 from typing import Any
 
 from django.db import transaction
+from django.urls import reverse
 
+from calls.handover_state import HandoverState, HandoverStatus, pending_handover
 from calls.models import Call, CallStatus
 from calls.services import call_end, call_event_add
 from calls.twilio.signatures import public_url_for
-from calls.twilio.tokens import media_token_for
 from calls.twilio.twiml import (
     twiml_apology,
-    twiml_connect_stream,
+    twiml_call_stream,
     twiml_dial,
     twiml_flow_return,
     twiml_hangup,
 )
+from connectors.twilio_client import twilio_client_for
 from handovers.models import Fallback, HandoverKind
 from stellar.kernel.metrics import HANDOVER_OUTCOMES
 
@@ -31,20 +33,13 @@ logger = logging.getLogger(__name__)
 FAILED_DIAL_STATUSES = {"busy", "no-answer", "failed", "canceled"}
 
 
-def destinations_of(action: dict[str, Any]) -> list[str]:
-    return [d for d in [action.get("destination"), *action.get("extra_destinations", [])] if d]
-
-
 @transaction.atomic
 def handover_request(
     *, call_id: int, action: dict[str, Any], reason: str = "", requested_by: str = "agent"
 ) -> Call:
     """Remember the chosen handover on the call so the Connect action can answer with <Dial>."""
     call = Call.objects.select_for_update().get(pk=call_id)
-    state = dict(call.conversation or {})
-    state["handover"] = {"action": action, "attempt": 0, "status": "pending", "by": requested_by}
-    call.conversation = state
-    call.save(update_fields=["conversation"])
+    HandoverState(action=action, by=requested_by).save_to(call)
     call_event_add(
         call=call,
         kind="handover_chosen",
@@ -57,29 +52,15 @@ def handover_request(
     return call
 
 
-def pending_handover(call: Call) -> dict[str, Any] | None:
-    handover = (call.conversation or {}).get("handover")
-    if handover and handover.get("status") == "pending":
-        return handover
-    return None
-
-
-def _save_handover(call: Call, handover: dict[str, Any]) -> None:
-    state = dict(call.conversation or {})
-    state["handover"] = handover
-    call.conversation = state
-    call.save(update_fields=["conversation"])
-
-
 def handover_twiml(*, call: Call) -> str | None:
     """TwiML for the Connect action when a handover is pending, else None."""
     handover = pending_handover(call)
     if handover is None:
         return None
-    action = handover["action"]
+    action = handover.action
     if action.get("kind") == HandoverKind.STUDIO_FLOW:
-        handover["status"] = "returned_to_flow"
-        _save_handover(call, handover)
+        handover.status = HandoverStatus.RETURNED_TO_FLOW
+        handover.save_to(call)
         call_event_add(
             call=call,
             kind="handover_flow_return",
@@ -91,29 +72,37 @@ def handover_twiml(*, call: Call) -> str | None:
     return _dial(call=call, handover=handover)
 
 
-def _dial(*, call: Call, handover: dict[str, Any]) -> str:
-    action = handover["action"]
-    numbers = destinations_of(action)
-    number = numbers[min(handover["attempt"], len(numbers) - 1)]
-    handover["status"] = "dialing"
-    handover["destination"] = number
-    _save_handover(call, handover)
+def _dial(*, call: Call, handover: HandoverState) -> str:
+    action = handover.action
+    numbers = handover.destinations
+    number = numbers[min(handover.attempt, len(numbers) - 1)]
+    handover.status = HandoverStatus.DIALING
+    handover.destination = number
+    handover.save_to(call)
     caller_id = action.get("caller_id") or call.to_number
     call_event_add(
         call=call,
         kind="handover_dial",
-        message=f"Dialing {number} for {action.get('name')}",
+        message=f"Dialing {number} for {handover.name}",
         destination=number,
         caller_id=caller_id,
         timeout=action.get("ring_timeout", 20),
-        attempt=handover["attempt"] + 1,
+        attempt=handover.attempt + 1,
     )
     return twiml_dial(
         number=number,
         caller_id=caller_id,
         timeout=int(action.get("ring_timeout") or 20),
-        action_url=public_url_for(f"/v1/calls/{call.pk}/dial-status"),
+        action_url=public_url_for(reverse("dial-status", args=[call.pk])),
     )
+
+
+def _fail(call: Call, handover: HandoverState, status: str, message: str) -> None:
+    handover.status = HandoverStatus.FAILED
+    handover.failure = status
+    handover.save_to(call)
+    fallback = handover.action.get("fallback", Fallback.HANGUP)
+    call_event_add(call=call, kind="handover_fallback", message=message, fallback=fallback)
 
 
 @transaction.atomic
@@ -121,9 +110,8 @@ def dial_status_twiml(*, call_id: int, params: dict[str, str]) -> str:
     """Twilio reports how the <Dial> went; on failure run the action's fallback."""
     call = Call.objects.select_for_update().get(pk=call_id)
     status = params.get("DialCallStatus", "")
-    handover = (call.conversation or {}).get("handover") or {}
-    action = handover.get("action") or {}
-    destination = handover.get("destination", "")
+    handover = HandoverState.of(call) or HandoverState()
+    destination = handover.destination
     HANDOVER_OUTCOMES.labels(status or "unknown").inc()
     call_event_add(
         call=call,
@@ -135,58 +123,39 @@ def dial_status_twiml(*, call_id: int, params: dict[str, str]) -> str:
         destination=destination,
     )
     if status not in FAILED_DIAL_STATUSES:
-        handover["status"] = "transferred"
-        _save_handover(call, handover)
+        handover.status = HandoverStatus.TRANSFERRED
+        handover.save_to(call)
         call.transferred_to = destination
         call.save(update_fields=["transferred_to"])
         call_end(call=call, status=CallStatus.TRANSFERRED, outcome=f"Transferred to {destination}")
         return twiml_hangup()
 
-    fallback = action.get("fallback", Fallback.HANGUP)
-    numbers = destinations_of(action)
-    if fallback == Fallback.NEXT_DESTINATION and handover.get("attempt", 0) + 1 < len(numbers):
-        handover["attempt"] = handover.get("attempt", 0) + 1
+    fallback = handover.action.get("fallback", Fallback.HANGUP)
+    if fallback == Fallback.NEXT_DESTINATION and handover.attempt + 1 < len(handover.destinations):
+        handover.attempt += 1
         return _dial(call=call, handover=handover)
     if fallback == Fallback.RECONNECT_AGENT:
-        handover["status"] = "failed"
-        handover["failure"] = status
-        _save_handover(call, handover)
-        call_event_add(
-            call=call,
-            kind="handover_fallback",
-            message=f"Transfer {status}; reconnecting the caller to the agent",
-            fallback=fallback,
-        )
-        return twiml_connect_stream(
-            action_url=public_url_for(f"/v1/calls/{call.pk}/connect-ended"),
-            stream_url=public_url_for(f"/v1/media/{media_token_for(call.pk)}", websocket=True),
-            parameters={"call_id": str(call.pk), "reconnect": "transfer_failed"},
-        )
-    handover["status"] = "failed"
-    handover["failure"] = status
-    _save_handover(call, handover)
-    call_event_add(
-        call=call,
-        kind="handover_fallback",
-        message=f"Transfer {status}; apologising and hanging up",
-        fallback=fallback,
-    )
+        _fail(call, handover, status, f"Transfer {status}; reconnecting the caller to the agent")
+        return twiml_call_stream(call_id=call.pk, parameters={"reconnect": "transfer_failed"})
+    _fail(call, handover, status, f"Transfer {status}; apologising and hanging up")
     call_end(call=call, status=CallStatus.COMPLETED, outcome=f"Transfer to {destination} {status}")
     return twiml_apology()
 
 
 def transfer_via_rest(*, call: Call, action: dict[str, Any], requested_by: str) -> None:
     """Transfer a call whose stream we cannot close ourselves: Calls(CallSid).update(twiml=…)."""
-    from connectors.twilio_client import twilio_client_for
-
+    if call.connector is None:
+        raise ValueError(f"call {call.pk} has no phone connector to transfer it with")
+    connector = call.connector
     handover_request(call_id=call.pk, action=action, requested_by=requested_by, reason="rest")
     call.refresh_from_db()
     handover = pending_handover(call)
-    assert handover is not None
+    if handover is None:  # handover_request just stored it, under the row lock
+        raise RuntimeError(f"call {call.pk}: the handover was not stored")
     twiml = _dial(call=call, handover=handover)
-    handover["via"] = "rest"
-    _save_handover(call, handover)
-    twilio_client_for(call.connector).calls(call.call_sid).update(twiml=twiml)
+    handover.via = "rest"
+    handover.save_to(call)
+    twilio_client_for(connector).calls(call.call_sid).update(twiml=twiml)
     call_event_add(
         call=call,
         kind="handover_rest",
@@ -199,7 +168,7 @@ def handover_mark_reconnected(*, call_id: int) -> None:
     """The caller is back with the agent after a failed transfer."""
     with transaction.atomic():
         call = Call.objects.select_for_update().get(pk=call_id)
-        handover = dict((call.conversation or {}).get("handover") or {})
-        handover["status"] = "reconnected"
-        _save_handover(call, handover)
+        handover = HandoverState.of(call) or HandoverState()
+        handover.status = HandoverStatus.RECONNECTED
+        handover.save_to(call)
         call_event_add(call=call, kind="handover_reconnected", message="Caller back with the agent")

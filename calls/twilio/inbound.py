@@ -6,9 +6,7 @@ import logging
 
 from calls.models import Call, CallStatus
 from calls.services import call_end, call_event_add, call_get_or_create
-from calls.twilio.signatures import public_url_for
-from calls.twilio.tokens import media_token_for
-from calls.twilio.twiml import twiml_connect_stream, twiml_unavailable
+from calls.twilio.twiml import twiml_call_stream, twiml_unavailable
 from connectors.models import PhoneConnector
 from connectors.selectors import connector_resolve_version
 
@@ -98,10 +96,4 @@ def inbound_call_answer(*, connector: PhoneConnector, params: dict[str, str]) ->
         logger.info("call %s rejected: %s", call_sid, resolution.reason)
         return twiml_unavailable(), call
 
-    parameters = {"call_id": str(call.pk), **call.ivr_params}
-    twiml = twiml_connect_stream(
-        action_url=public_url_for(f"/v1/calls/{call.pk}/connect-ended"),
-        stream_url=public_url_for(f"/v1/media/{media_token_for(call.pk)}", websocket=True),
-        parameters=parameters,
-    )
-    return twiml, call
+    return twiml_call_stream(call_id=call.pk, parameters=call.ivr_params), call

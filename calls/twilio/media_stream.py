@@ -1,38 +1,68 @@
-"""Twilio Media Streams websocket: translate protocol frames ↔ CallSession, nothing more."""
+"""Twilio Media Streams websocket: the door (token, signature) and the phone side of a CallSession;
+frames go through calls.runtime.protocol, nothing more."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from calls.live.monitor import control_group
+from agents.engine import CallContext
+from calls.models import Call
+from calls.runtime.control import CallControl
+from calls.runtime.factory import call_session
+from calls.runtime.monitor import MonitorFeed, control_group
+from calls.runtime.protocol import MediaStreamProtocol
 from calls.runtime.session import CallSession
 from calls.runtime.setup import call_context_for
 from calls.selectors import call_with_connector
+from calls.twilio.handover import handover_mark_reconnected, handover_request
 from calls.twilio.signatures import public_url_for, signature_is_valid
 from calls.twilio.tokens import call_id_from_media_token
+from connectors.twilio_client import twilio_client_for
 from stellar.kernel.logging_json import call_sid_var
 
 logger = logging.getLogger(__name__)
 
 
-@database_sync_to_async
-def _load_call(call_id: int):
+def send_sms(call: Call, to: str, body: str) -> str:
+    """A text from the number the caller dialled, through the call's Twilio account."""
+    if call.connector is None:
+        raise RuntimeError("The call has no phone connector to send texts with.")
+    client = twilio_client_for(call.connector)
+    sid: str = client.messages.create(to=to, from_=call.to_number, body=body).sid
+    return sid
+
+
+TWILIO_CONTROL = CallControl(
+    request_handover=handover_request,
+    mark_reconnected=handover_mark_reconnected,
+    send_sms=send_sms,
+)
+
+
+def _call_and_token(call_id: int) -> tuple[Call | None, str]:
     call = call_with_connector(call_id=call_id)
     if call is None or call.connector is None:
         return None, ""
     return call, call.connector.get_auth_token()
 
 
-_load_context = database_sync_to_async(call_context_for)
+# channels ships no types: the wrappers are typed here as what the wrapped functions return.
+_load_call: Callable[[int], Awaitable[tuple[Call | None, str]]] = database_sync_to_async(
+    _call_and_token
+)
+_load_context: Callable[[Call], Awaitable[CallContext]] = database_sync_to_async(call_context_for)
 
 
-class MediaStreamConsumer(AsyncWebsocketConsumer):
+class MediaStreamConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels: untyped base
     session: CallSession | None = None
+    stream: MediaStreamProtocol | None = None
 
     async def connect(self) -> None:
         token = self.scope["url_route"]["kwargs"]["token"]
@@ -57,77 +87,64 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             await self.close()
             return
         context = await _load_context(call)
-        self.session = CallSession(
+        await self._open(
+            call, context, hangup=self.close, monitor=MonitorFeed(call.pk, self.channel_layer)
+        )
+
+    async def _open(
+        self,
+        call: Call,
+        context: CallContext,
+        *,
+        hangup: Callable[[], Awaitable[None]],
+        monitor: MonitorFeed,
+    ) -> None:
+        """Run the call on this socket; supervisors reach it through its control group."""
+        self.session = call_session(
             call=call,
             context=context,
             send=self._send_json,
-            hangup=self.close,
-            channel_layer=self.channel_layer,
+            hangup=hangup,
+            monitor=monitor,
+            control=TWILIO_CONTROL,
+        )
+        self.stream = MediaStreamProtocol(
+            self.session,
+            max_frame_bytes=settings.STELLAR_MAX_FRAME_BYTES,
+            on_stop=self._stream_stopped,
         )
         self.control_group = control_group(call.pk)
         await self.channel_layer.group_add(self.control_group, self.channel_name)
         await self.accept()
 
-    async def _send_json(self, message: dict) -> None:
+    async def _send_json(self, message: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(message, separators=(",", ":")))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        session = self.session
-        if session is None:
-            return
-        if text_data is None:
-            session.count_error("binary_frame")
-            return
-        if len(text_data) > settings.STELLAR_MAX_FRAME_BYTES:
-            session.count_error("oversized_frame", str(len(text_data)))
-            return
-        try:
-            msg = json.loads(text_data)
-        except (ValueError, RecursionError):
-            session.count_error("malformed_json")
-            return
-        if not isinstance(msg, dict):
-            session.count_error("not_an_object")
-            return
-        try:
-            await self._dispatch(session, msg)
-        except Exception:
-            session.count_error("handler_error")
-            logger.exception("call %s: error handling %s", session.call.call_sid, msg.get("event"))
+        if self.stream is not None:
+            await self.stream.receive(text_data)
 
-    async def _dispatch(self, session: CallSession, msg: dict) -> None:
-        event = msg.get("event")
-        if event == "media":
-            session.on_media(msg)
-        elif event == "start":
-            await session.on_start(msg)
-        elif event == "mark":
-            session.on_mark(msg)
-        elif event == "dtmf":
-            session.on_dtmf(msg)
-        elif event == "connected":
-            return
-        elif event == "stop":
-            await session.close("Twilio stopped the stream", stopped_by_twilio=True)
-            await self.close()
-        else:
-            session.count_error("unknown_event", str(event))
+    async def _stream_stopped(self) -> None:
+        """Twilio's `stop`: the caller hung up (or a REST transfer took the call)."""
+        assert self.session is not None
+        await self.session.close("Twilio stopped the stream", stopped_by_twilio=True)
+        await self.close()
 
     async def disconnect(self, code: int) -> None:
         if self.session is not None:
             await self.channel_layer.group_discard(self.control_group, self.channel_name)
             await self.session.close(f"Websocket closed ({code})")
 
-    # ---- messages from supervisors' websockets (calls.live.monitor protocol) ------------------
-    async def call_monitor_join(self, message: dict) -> None:
+    # ---- messages from supervisors' websockets (calls.runtime.monitor protocol) --------------
+    async def call_monitor_join(self, message: dict[str, Any]) -> None:
         if self.session is not None:
             self.session.monitor.listener_joined(message["listener"])
 
-    async def call_monitor_leave(self, message: dict) -> None:
+    async def call_monitor_leave(self, message: dict[str, Any]) -> None:
         if self.session is not None:
             self.session.monitor.listener_left(message["listener"])
 
-    async def call_take_over(self, message: dict) -> None:
+    async def call_take_over(self, message: dict[str, Any]) -> None:
         ok, detail = False, "The call is not active on this process."
         if self.session is not None:
             ok, detail = await self.session.take_over(

@@ -3,7 +3,8 @@
 from django.urls import path
 
 from calls.twilio.media_stream import MediaStreamConsumer
+from calls.twilio.tokens import MEDIA_STREAM_PREFIX
 
 websocket_urlpatterns = [
-    path("v1/media/<str:token>", MediaStreamConsumer.as_asgi()),
+    path(MEDIA_STREAM_PREFIX.lstrip("/") + "<str:token>", MediaStreamConsumer.as_asgi()),
 ]

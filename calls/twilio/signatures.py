@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 
 def public_url_for(path_with_query: str, *, websocket: bool = False) -> str:
     """Rebuild the URL Twilio signed from STELLAR_PUBLIC_URL, never from the Host header."""
-    base = settings.STELLAR_PUBLIC_URL
+    base: str = settings.STELLAR_PUBLIC_URL
     if websocket:
         base = (
             "wss://" + base.split("://", 1)[1]
@@ -23,10 +23,12 @@ def public_url_for(path_with_query: str, *, websocket: bool = False) -> str:
     return base + path_with_query
 
 
-def signature_is_valid(*, auth_token: str, url: str, params: dict, signature: str) -> bool:
+def signature_is_valid(
+    *, auth_token: str, url: str, params: dict[str, str | list[str]], signature: str
+) -> bool:
     if not signature or not auth_token:
         return False
-    return RequestValidator(auth_token).validate(url, params, signature)
+    return bool(RequestValidator(auth_token).validate(url, params, signature))
 
 
 def _clean(text: str) -> str:
@@ -44,10 +46,10 @@ def request_params(request: HttpRequest) -> dict[str, str]:
 
 def request_is_from_twilio(request: HttpRequest, *, auth_token: str) -> bool:
     url = public_url_for(request.get_full_path())
-    signed_params = (
-        {k: request.POST.getlist(k) for k in request.POST} if request.method == "POST" else {}
-    )
-    signed_params = {k: v[0] if len(v) == 1 else v for k, v in signed_params.items()}
+    posted = {k: request.POST.getlist(k) for k in request.POST} if request.method == "POST" else {}
+    signed_params: dict[str, str | list[str]] = {
+        k: v[0] if len(v) == 1 else v for k, v in posted.items()
+    }
     ok = signature_is_valid(
         auth_token=auth_token,
         url=url,

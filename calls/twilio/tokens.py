@@ -6,6 +6,11 @@ from django.conf import settings
 from django.core import signing
 
 _SALT = "stellar.media-stream"
+MEDIA_STREAM_PREFIX = "/v1/media/"  # + the token: Twilio drops query strings on stream URLs
+
+
+def media_stream_path(call_id: int) -> str:
+    return MEDIA_STREAM_PREFIX + media_token_for(call_id)
 
 
 def media_token_for(call_id: int) -> str:

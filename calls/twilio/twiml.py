@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
 from twilio.twiml.voice_response import Connect, Dial, VoiceResponse
+
+from calls.twilio.signatures import public_url_for
+from calls.twilio.tokens import media_stream_path
 
 POLITE_UNAVAILABLE = (
     "Sorry, this line cannot take your call right now. Please try again later. Goodbye."
@@ -36,6 +40,15 @@ def twiml_connect_stream(*, action_url: str, stream_url: str, parameters: dict[s
     return str(response)
 
 
+def twiml_call_stream(*, call_id: int, parameters: dict[str, str]) -> str:
+    """The call's own <Connect action=connect-ended><Stream url=wss://…/v1/media/<token>>."""
+    return twiml_connect_stream(
+        action_url=public_url_for(reverse("connect-ended", args=[call_id])),
+        stream_url=public_url_for(media_stream_path(call_id), websocket=True),
+        parameters={"call_id": str(call_id), **parameters},
+    )
+
+
 TRANSFER_FAILED = "Sorry, I could not connect you right now. Please try again later. Goodbye."
 STUDIO_FLOW_RETURN = (
     "https://webhooks.twilio.com/v1/Accounts/{account}/Flows/{flow}?FlowEvent=return"
@@ -57,7 +70,4 @@ def twiml_flow_return(*, account_sid: str, flow_sid: str) -> str:
 
 
 def twiml_apology(message: str = TRANSFER_FAILED) -> str:
-    response = VoiceResponse()
-    response.say(message)
-    response.hangup()
-    return str(response)
+    return twiml_unavailable(message)

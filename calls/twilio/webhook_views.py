@@ -6,6 +6,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpRe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from calls.selectors import call_for_connector
+from calls.services import call_apply_status_callback
 from calls.twilio.inbound import inbound_call_answer
 from calls.twilio.signatures import request_is_from_twilio, request_params
 from connectors.selectors import connector_by_identifier
@@ -44,9 +46,6 @@ twilio_voice_webhook = WEBHOOK_LATENCY.time()(twilio_voice_webhook)
 @require_http_methods(["GET", "POST"])
 def twilio_call_status(request: HttpRequest, identifier: str) -> HttpResponse:
     """Twilio's status callback: the call's final status and duration."""
-    from calls.selectors import call_for_connector
-    from calls.services import call_apply_status_callback
-
     connector = connector_by_identifier(identifier)
     if connector is None:
         return HttpResponseNotFound("Unknown connector.", content_type="text/plain")

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import resample_poly
 
-TWILIO_RATE = 8000
+PHONE_RATE = 8000  # Hz: Twilio Media Streams, μ-law mono; the one name for the phone's rate
 FRAME_MS = 20
-FRAME_BYTES = TWILIO_RATE * FRAME_MS // 1000  # 160 μ-law bytes per 20 ms frame
+FRAME_BYTES = PHONE_RATE * FRAME_MS // 1000  # 160 μ-law bytes per 20 ms frame
 
 _BIAS = 0x84
 _CLIP = 8159
@@ -58,7 +58,10 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     if from_rate == to_rate or len(samples) == 0:
         return np.asarray(samples, dtype=np.int16)
     g = np.gcd(from_rate, to_rate)
-    out = resample_poly(np.asarray(samples, dtype=np.float32), to_rate // g, from_rate // g)
+    # scipy ships no types: name what resample_poly returns (a float array).
+    out: np.ndarray = resample_poly(
+        np.asarray(samples, dtype=np.float32), to_rate // g, from_rate // g
+    )
     return np.clip(np.round(out), -32768, 32767).astype(np.int16)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from stellar.kernel.audio import (
     FRAME_BYTES,
-    TWILIO_RATE,
+    PHONE_RATE,
     frames,
     pcm16_to_ulaw,
     resample,
@@ -108,7 +108,7 @@ def test_resample_full_scale_clips_instead_of_wrapping() -> None:
 
 
 def test_frames_pads_last_frame_with_ulaw_silence() -> None:
-    assert FRAME_BYTES == 160 and TWILIO_RATE == 8000
+    assert FRAME_BYTES == 160 and PHONE_RATE == 8000
     data = bytes(range(200)) + bytes(200)
     out = frames(data)
     assert [len(f) for f in out] == [160, 160, 160]

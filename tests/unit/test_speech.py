@@ -21,7 +21,6 @@ from agents.speech.endpointer import (
     SpeechStarted,
     UtteranceEnded,
 )
-from agents.speech.tts import cached_synthesize, clear_cache
 from stellar.kernel.audio import pcm16_to_ulaw, resample, ulaw_to_pcm16
 
 GREETING = "Thank you for calling Stellar, how can I help you today?"
@@ -69,8 +68,13 @@ def vad() -> VAD:
 
 
 @pytest.fixture(scope="module")
-def greeting(tts: TTS) -> np.ndarray:
-    return phone_line(tts.synthesize(GREETING))
+def greeting() -> np.ndarray:
+    """Rendered without Piper's sampling noise: the same samples in every run, so a test that
+    compares two decodes of it compares the decoders, not two renderings (a proper noun like
+    "Stellar" is heard differently from one rendering to the next)."""
+    from agents.speech.tts import PiperTTS
+
+    return phone_line(PiperTTS(noise_scale=0.0, noise_w_scale=0.0).synthesize(GREETING))
 
 
 # --- TTS ---------------------------------------------------------------------------------------
@@ -94,51 +98,6 @@ def test_tts_streams_one_chunk_per_sentence(tts: TTS) -> None:
 
 def test_tts_unknown_voice_falls_back_to_default(tts: TTS) -> None:
     assert len(tts.synthesize("Okay.", voice="no-such-voice")) > 0
-
-
-def test_cached_synthesize_renders_once_and_is_read_only(tts: TTS) -> None:
-    clear_cache()
-    first = cached_synthesize(GREETING, "joe")
-    again = cached_synthesize(GREETING, "joe")
-    default_voice = cached_synthesize(GREETING, None)
-    assert first is again is default_voice
-    assert not first.flags.writeable
-    with pytest.raises(ValueError):
-        first[0] = 1
-
-
-class CountingTTS(TTS):
-    """A deterministic renderer that counts calls, to test cache bookkeeping only."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def synthesize(self, text: str, voice: str | None = None) -> np.ndarray:
-        self.calls += 1
-        return np.full(800, len(text), dtype=np.int16)
-
-    def voices(self) -> list[str]:
-        return ["x"]
-
-
-def test_render_cache_is_bounded_lru(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agents.speech import tts as tts_module
-
-    clear_cache()
-    monkeypatch.setattr(tts_module, "CACHE_MAX_ITEMS", 2)
-    fake = CountingTTS()
-    cached_synthesize("a", "x", tts=fake)
-    cached_synthesize("bb", "x", tts=fake)
-    cached_synthesize("a", "x", tts=fake)  # hit; "a" becomes most recent
-    cached_synthesize("ccc", "x", tts=fake)  # evicts "bb"
-    assert fake.calls == 3
-    cached_synthesize("a", "x", tts=fake)
-    assert fake.calls == 3
-    cached_synthesize("bb", "x", tts=fake)
-    assert fake.calls == 4
-    cached_synthesize("a", "other", tts=fake)  # keyed on voice too
-    assert fake.calls == 5
-    clear_cache()
 
 
 # --- STT ---------------------------------------------------------------------------------------

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.forms import BaseFormSet
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agents.definitions.selectors import agent_list_with_latest_version, latest_published_version
+from agents.definitions.models import Agent
+from agents.definitions.selectors import (
+    action_names,
+    agent_list_with_latest_version,
+    latest_published_version,
+)
 from agents.definitions.studio_forms import (
     LANGUAGES,
     AgentCreateForm,
     AgentDraftForm,
+    IntentForm,
     IntentFormSet,
+    KnowledgeForm,
     KnowledgeFormSet,
     formset_rows,
     intents_initial,
     knowledge_initial,
-    service_errors_to_form,
 )
 from agents.definitions.version_diff import snapshot_text
 from agents.definitions.versions import (
@@ -27,26 +36,20 @@ from agents.definitions.versions import (
     agent_snapshot,
     agent_update_draft,
 )
-from agents.models import Agent, AgentAction, Role
-from agents.tenancy.access import studio_view
+from agents.tenancy.access import StudioRequest, studio_view
+from agents.tenancy.models import Role
+from agents.tenancy.studio_forms import service_errors_to_form
 
 DRAFT_FORM_FIELDS = tuple(AgentDraftForm.base_fields)
-ROW_FORMSETS = {"knowledge": KnowledgeFormSet, "intents": IntentFormSet}
 
 
-def agent_for(request: HttpRequest, agent_id: int) -> Agent:
+def agent_for(request: StudioRequest, agent_id: int) -> Agent:
+    """The agent of the request's workspace (404 for another workspace's); the request is the
+    one a `studio_view` received."""
     return get_object_or_404(Agent, pk=agent_id, workspace=request.studio.workspace)
 
 
-def action_names(agent: Agent) -> list[str]:
-    from handovers.models import HandoverAction
-
-    names = list(AgentAction.objects.filter(agent=agent).values_list("name", flat=True))
-    names += HandoverAction.objects.filter(agent=agent).values_list("name", flat=True)
-    return sorted(names)
-
-
-def draft_state(agent: Agent) -> dict:
+def draft_state(agent: Agent) -> dict[str, Any]:
     """The latest published version and whether the draft differs from the newest version."""
     newest = agent.versions.order_by("-number").first()
     changed = newest is None or snapshot_text(agent_snapshot(agent=agent)) != snapshot_text(
@@ -61,14 +64,14 @@ def draft_state(agent: Agent) -> dict:
 
 @require_GET
 @studio_view(write_role=Role.EDITOR)
-def agent_list_view(request: HttpRequest) -> HttpResponse:
+def agent_list_view(request: StudioRequest) -> HttpResponse:
     agents = agent_list_with_latest_version(workspace=request.studio.workspace)
     return render(request, "studio/agents/list.html", {"agents": agents, "form": AgentCreateForm()})
 
 
 @require_POST
 @studio_view(write_role=Role.EDITOR)
-def agent_create_view(request: HttpRequest) -> HttpResponse:
+def agent_create_view(request: StudioRequest) -> HttpResponse:
     form = AgentCreateForm(request.POST)
     if form.is_valid():
         try:
@@ -84,9 +87,9 @@ def agent_create_view(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @studio_view(write_role=Role.EDITOR)
-def agent_draft_view(request: HttpRequest, agent_id: int) -> HttpResponse:
+def agent_draft_view(request: StudioRequest, agent_id: int) -> HttpResponse:
     agent = agent_for(request, agent_id)
-    names = action_names(agent)
+    names = action_names(agent=agent)
     data = request.POST if request.method == "POST" else None
     form = AgentDraftForm(data, initial={f: getattr(agent, f) for f in DRAFT_FORM_FIELDS})
     knowledge = KnowledgeFormSet(
@@ -137,15 +140,20 @@ def agent_draft_view(request: HttpRequest, agent_id: int) -> HttpResponse:
 
 @require_GET
 @studio_view(write_role=Role.EDITOR)
-def agent_draft_row(request: HttpRequest, agent_id: int, kind: str) -> HttpResponse:
+def agent_draft_row(request: StudioRequest, agent_id: int, kind: str) -> HttpResponse:
     """htmx: one more empty knowledge or intent row, and the formset's new TOTAL_FORMS."""
     agent = agent_for(request, agent_id)
-    if kind not in ROW_FORMSETS:
-        raise Http404("No such list.")
     total = request.GET.get(f"{kind}-TOTAL_FORMS", "0")
     index = int(total) if total.isdigit() and int(total) < 500 else 0
-    kwargs = {"action_names": action_names(agent)} if kind == "intents" else {}
-    formset = ROW_FORMSETS[kind](prefix=kind, form_kwargs=kwargs)
+    formset: BaseFormSet[KnowledgeForm] | BaseFormSet[IntentForm]
+    if kind == "knowledge":
+        formset = KnowledgeFormSet(prefix=kind)
+    elif kind == "intents":
+        formset = IntentFormSet(
+            prefix=kind, form_kwargs={"action_names": action_names(agent=agent)}
+        )
+    else:
+        raise Http404("No such list.")
     row = formset.empty_form  # has the Remove checkbox; give it the next index
     row.prefix = formset.add_prefix(index)
     return render(
@@ -157,7 +165,7 @@ def agent_draft_row(request: HttpRequest, agent_id: int, kind: str) -> HttpRespo
 
 @require_POST
 @studio_view(write_role=Role.EDITOR)
-def agent_delete_view(request: HttpRequest, agent_id: int) -> HttpResponse:
+def agent_delete_view(request: StudioRequest, agent_id: int) -> HttpResponse:
     agent = agent_for(request, agent_id)
     try:
         agent_delete(agent=agent)

@@ -3,14 +3,18 @@ draft, lock, and the diff between two versions (or a version and the draft)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
+from agents.definitions.models import Agent, AgentVersion
 from agents.definitions.selectors import agent_version_list
 from agents.definitions.studio_forms import DiffForm, PublishForm
 from agents.definitions.studio_views.drafts import agent_for, draft_state
@@ -23,8 +27,8 @@ from agents.definitions.versions import (
     version_republish,
     version_unpublish,
 )
-from agents.models import AgentVersion, Role
-from agents.tenancy.access import studio_view
+from agents.tenancy.access import StudioRequest, studio_view
+from agents.tenancy.models import Role
 
 VERSION_OPERATIONS = {
     "unpublish": (version_unpublish, "{label} unpublished: connectors no longer answer with it."),
@@ -33,7 +37,9 @@ VERSION_OPERATIONS = {
 }
 
 
-def _diff_context(agent, versions, params) -> dict:
+def _diff_context(
+    agent: Agent, versions: Sequence[AgentVersion], params: Mapping[str, str]
+) -> dict[str, Any]:
     """The diff form and the diff it asks for (default: the newest version against the draft)."""
     by_number = {str(v.number): v for v in versions}
     numbers = list(by_number)
@@ -45,7 +51,7 @@ def _diff_context(agent, versions, params) -> dict:
     b = params.get("b") or default_b
     form = DiffForm(initial={"a": a, "b": b}, versions=versions)
 
-    def side(key):
+    def side(key: str) -> tuple[str, dict[str, Any]]:
         if key == "draft":
             return "Draft", agent_snapshot(agent=agent)
         version = by_number.get(key)
@@ -64,7 +70,7 @@ def _diff_context(agent, versions, params) -> dict:
 
 @require_GET
 @studio_view(write_role=Role.EDITOR)
-def version_list_view(request: HttpRequest, agent_id: int) -> HttpResponse:
+def version_list_view(request: StudioRequest, agent_id: int) -> HttpResponse:
     agent = agent_for(request, agent_id)
     versions = list(agent_version_list(agent=agent))
     context = {
@@ -80,7 +86,7 @@ def version_list_view(request: HttpRequest, agent_id: int) -> HttpResponse:
 
 @require_GET
 @studio_view(write_role=Role.EDITOR)
-def version_diff_view(request: HttpRequest, agent_id: int) -> HttpResponse:
+def version_diff_view(request: StudioRequest, agent_id: int) -> HttpResponse:
     """The diff panel alone (htmx swaps it in when the From / To selects change)."""
     agent = agent_for(request, agent_id)
     versions = list(agent_version_list(agent=agent))
@@ -95,7 +101,7 @@ def version_diff_view(request: HttpRequest, agent_id: int) -> HttpResponse:
 
 @require_POST
 @studio_view(write_role=Role.EDITOR)
-def version_publish_view(request: HttpRequest, agent_id: int) -> HttpResponse:
+def version_publish_view(request: StudioRequest, agent_id: int) -> HttpResponse:
     agent = agent_for(request, agent_id)
     form = PublishForm(request.POST)
     if form.is_valid():
@@ -111,7 +117,7 @@ def version_publish_view(request: HttpRequest, agent_id: int) -> HttpResponse:
 @require_POST
 @studio_view(write_role=Role.EDITOR)
 def version_operation_view(
-    request: HttpRequest, agent_id: int, version_id: int, operation: str
+    request: StudioRequest, agent_id: int, version_id: int, operation: str
 ) -> HttpResponse:
     agent = agent_for(request, agent_id)
     version = get_object_or_404(AgentVersion, pk=version_id, agent=agent)

@@ -1,5 +1,7 @@
 """Print a new Fernet key for STELLAR_ENCRYPTION_KEYS."""
 
+from typing import Any
+
 from cryptography.fernet import Fernet
 from django.core.management.base import BaseCommand
 
@@ -10,5 +12,5 @@ class Command(BaseCommand):
         "(keep the old keys after it), restart, then run rotate_encryption_keys."
     )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(Fernet.generate_key().decode())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ssl
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
@@ -24,6 +25,9 @@ from calls.simulator import (
     write_wav,
 )
 
+if TYPE_CHECKING:  # imported when needed: remote runs may have no app database to read
+    from connectors.models import PhoneConnector
+
 # Same shape as PhoneConnector.webhook_path, for remote runs where no database is reachable.
 WEBHOOK_PATH = "/v1/agents/{identifier}/twilio-config"
 FAST = 5.0
@@ -36,7 +40,7 @@ class _AppendStep(argparse.Action):
         self,
         parser: argparse.ArgumentParser,
         namespace: argparse.Namespace,
-        values: Any,
+        values: str | Sequence[Any] | None,
         option_string: str | None = None,
     ) -> None:
         steps = list(getattr(namespace, self.dest, None) or [])
@@ -169,10 +173,10 @@ class Command(BaseCommand):
         webhook = getattr(connector, "webhook_path", webhook)
         return webhook, sid or connector.twilio_account_sid, token or connector.get_auth_token()
 
-    def _lookup(self, identifier: str) -> Any:
+    def _lookup(self, identifier: str) -> PhoneConnector:
         """The connector from the local database, when there is one."""
         try:
-            from connectors.models import PhoneConnector
+            from connectors.models import PhoneConnector  # needs a configured Django project
         except ImportError as exc:
             raise CommandError(
                 f"cannot look up connectors here ({exc}); pass --account-sid and --auth-token"

@@ -1,12 +1,14 @@
 """Load an idempotent demo workspace: a user, a published agent with handovers, a connector."""
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from agents.config.services import workspace_create
 from agents.definitions.versions import agent_publish
 from agents.models import Agent, AgentAction, Environment, EnvironmentKind, Workspace
-from agents.tenancy.services import workspace_create
 from connectors.models import PhoneConnector
 from connectors.services import connector_create
 from handovers.models import HandoverAction
@@ -51,7 +53,7 @@ class Command(BaseCommand):
     help = "Create (or refresh) the demo workspace used by `make run`."
 
     @transaction.atomic
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         user_model = get_user_model()
         user = user_model.objects.filter(username=DEMO_USER).first()
         if user is None:

@@ -25,7 +25,8 @@ class CallContext:
     environment: str = "development"
     send_sms: SmsSender | None = None
     llm: dict[str, Any] = field(default_factory=dict, repr=False)  # base_url, model, api_key
-    oauth_tokens: dict[str, Any] = field(default_factory=dict, repr=False)
+    # OAuth2 access tokens fetched during the call: connector name → (token, monotonic expiry).
+    oauth_tokens: dict[str, tuple[str, float]] = field(default_factory=dict, repr=False)
 
     def template_values(self) -> dict[str, Any]:
         return {"call": self.call, "variables": self.variables, "secrets": self.secrets}

@@ -31,7 +31,7 @@ import asyncio
 import base64
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from stellar.kernel import metrics
 
@@ -50,13 +50,19 @@ def control_group(call_id: int) -> str:
     return f"call-{call_id}-control"
 
 
+class GroupSender(Protocol):
+    """The one channel-layer method the feed uses (Channels' layers are untyped)."""
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None: ...
+
+
 class MonitorFeed:
-    def __init__(self, call_id: int, channel_layer):
+    def __init__(self, call_id: int, channel_layer: GroupSender | None):
         self.group = monitor_group(call_id)
         self._layer = channel_layer
         self._listeners: dict[str, float] = {}
         self._pending: list[dict[str, Any]] = []
-        self._sender: asyncio.Task | None = None
+        self._sender: asyncio.Task[None] | None = None
         self._audio: dict[str, list[bytes]] = {"caller": [], "agent": []}
         self._audio_at: dict[str, int] = {"caller": 0, "agent": 0}
 
@@ -116,6 +122,7 @@ class MonitorFeed:
             self._sender = asyncio.create_task(self._send_pending())
 
     async def _send_pending(self) -> None:
+        assert self._layer is not None  # nothing is published without a layer (`active`)
         while self._pending:
             batch, self._pending = self._pending, []
             message = batch[0] if len(batch) == 1 else {"type": "monitor.batch", "messages": batch}

@@ -1,0 +1,32 @@
+"""Studio URLs of environments: secrets, variables, auth connectors (the `studio` namespace)."""
+
+from django.urls import path
+
+from agents.config import studio_views as environments
+
+urlpatterns = [
+    path("environments/", environments.environment_list_view, name="environment-list"),
+    path("environments/secrets/", environments.secret_create_view, name="secret-create"),
+    path(
+        "environments/secrets/<int:secret_id>/value/",
+        environments.secret_value_view,
+        name="secret-value",
+    ),
+    path("environments/variables/", environments.variable_create_view, name="variable-create"),
+    path(
+        "environments/variables/<int:variable_id>/value/",
+        environments.variable_value_view,
+        name="variable-value",
+    ),
+    path("environments/auth/", environments.auth_connector_create_view, name="auth-create"),
+    path(
+        "environments/auth/<int:auth_connector_id>/credentials/",
+        environments.auth_credentials_view,
+        name="auth-credentials",
+    ),
+    path(
+        "environments/<str:kind>/<int:item_id>/delete/",
+        environments.environment_item_delete_view,
+        name="environment-item-delete",
+    ),
+]

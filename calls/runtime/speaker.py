@@ -1,0 +1,98 @@
+"""The agent's voice: text rendered with the TTS (the render cache first), paced out to the stream
+as 20 ms frames with a mark per utterance, and `clear`ed when the caller barges in."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import Executor
+
+from calls.runtime.clock import CallClock
+from calls.runtime.outbound import FrameSink, PacedSender, Send, Utterance
+from calls.runtime.speech_render import PRERENDER_POOL, SPEECH_POOL, SpeechRenderer
+
+
+class AgentSpeaker:
+    def __init__(
+        self,
+        *,
+        send: Send,
+        clock: CallClock,
+        renderer: SpeechRenderer,
+        voice: str | None,
+        executor: Executor = SPEECH_POOL,
+        prerender_executor: Executor = PRERENDER_POOL,
+    ) -> None:
+        self._send = send
+        self._clock = clock
+        self._renderer = renderer
+        self.voice = voice
+        self._executor = executor
+        self._prerender_executor = prerender_executor
+        self._sender: PacedSender | None = None
+        self.stream_sid = ""
+
+    def start(self, stream_sid: str, on_frame: FrameSink) -> None:
+        """The stream is open: `play()` sends from now on; `on_frame` sees each frame sent."""
+        self.stream_sid = stream_sid
+        self._sender = PacedSender(
+            send=self._send, stream_sid=stream_sid, clock_ms=self._clock.ms, on_frame=on_frame
+        )
+
+    async def play(self) -> None:
+        """Send what is said, paced, until cancelled (a task of the call)."""
+        assert self._sender is not None, "start() first"
+        await self._sender.run()
+
+    @property
+    def started(self) -> bool:
+        return self._sender is not None
+
+    @property
+    def speaking(self) -> bool:
+        return self._sender is not None and self._sender.speaking
+
+    def say(self, utt: Utterance) -> None:
+        """Queue an utterance; its frames may keep arriving (`render_into`) while it plays."""
+        assert self._sender is not None, "start() first"
+        self._sender.say(utt)
+
+    async def render_into(self, utt: Utterance, text: str) -> None:
+        """Feed `text` into the utterance as it renders: cached lines at once, others sentence
+        by sentence from the TTS thread."""
+        utt.text = f"{utt.text} {text}".strip()
+        found = self._renderer.cached(text, self.voice)
+        if found is not None:
+            utt.feed(list(found))
+            return
+        loop = asyncio.get_running_loop()
+
+        def feed(frames: list[bytes]) -> None:
+            loop.call_soon_threadsafe(utt.feed, frames)
+
+        await loop.run_in_executor(
+            self._executor, self._renderer.render_stream, text, self.voice, feed
+        )
+
+    async def say_line(self, text: str, *, kind: str, end_call: bool = False) -> Utterance:
+        """One whole line as its own utterance (greeting, error, take-over)."""
+        utt = Utterance(text="", end_call=end_call, kind=kind)
+        self.say(utt)
+        await self.render_into(utt, text)
+        utt.finish()
+        return utt
+
+    async def clear(self) -> list[Utterance]:
+        """Barge-in: drop what has not played and tell the stream to; the utterances cut."""
+        assert self._sender is not None, "start() first"
+        cut = self._sender.clear()
+        if cut:
+            await self._send({"event": "clear", "streamSid": self.stream_sid})
+        return cut
+
+    def mark_received(self, name: str) -> Utterance | None:
+        """The stream played up to this mark: the utterance that finished, if it was ours."""
+        return None if self._sender is None else self._sender.mark_received(name)
+
+    def prerender(self, lines: list[str]) -> None:
+        """Render these lines in the background so they play at once when said."""
+        self._prerender_executor.submit(self._renderer.prerender, lines, self.voice)
