@@ -185,8 +185,16 @@ class AgentAdmin(admin.ModelAdmin[Agent]):
     @admin.action(description="Publish the draft as a new version", permissions=["change"])
     def publish_draft(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         for agent in queryset:
-            version = agent_publish(agent=agent, note="Published from the admin", user=request.user)
-            self.message_user(request, f"{agent.name}: published {version.label}.")
+            try:
+                version = agent_publish(
+                    agent=agent, note="Published from the admin", user=request.user
+                )
+            except ValidationError as exc:
+                self.message_user(
+                    request, f"{agent.name}: {' '.join(exc.messages)}", messages.ERROR
+                )
+            else:
+                self.message_user(request, f"{agent.name}: published {version.label}.")
 
 
 class _VersionService(Protocol):

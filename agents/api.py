@@ -94,6 +94,22 @@ class WorkspaceViewSet(WorkspaceScopedMixin, viewsets.GenericViewSet[Any]):
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(output_class(page, many=True).data)
 
+    def get_object(self) -> Any:
+        """The object a detail route names, looked up in the workspace (404 otherwise)."""
+        raise NotImplementedError(f"{type(self).__name__} has no detail routes")
+
+    def check_route_objects(self) -> None:
+        """404 unless what the URL names exists in the workspace."""
+        if self.detail:
+            self.get_object()
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """After authentication and permissions: like GET, OPTIONS on an object that is not in
+        the workspace is a 404 (stellar.api_metadata describes only the endpoint)."""
+        super().initial(request, *args, **kwargs)
+        if request.method == "OPTIONS":
+            self.check_route_objects()
+
 
 # Agents and the draft --------------------------------------------------------------------------
 
@@ -107,6 +123,9 @@ class AgentViewSet(WorkspaceViewSet):
         return get_object_or_404(
             selectors.agent_list(workspace=self.workspace), pk=self.kwargs["pk"]
         )
+
+    def get_object(self) -> Agent:
+        return self._agent()
 
     def _output(self, agent: Agent, *, status_code: int = status.HTTP_200_OK) -> Response:
         annotated = selectors.agent_list_with_latest_version(workspace=self.workspace).get(
@@ -182,6 +201,10 @@ class AgentScopedViewSet(WorkspaceViewSet):
             self._parent_agent = get_object_or_404(agents, pk=self.kwargs["agent_id"])
         return self._parent_agent
 
+    def check_route_objects(self) -> None:
+        self._parent()
+        super().check_route_objects()
+
 
 @extend_schema_view(
     list=extend_schema(parameters=[AGENT_ID_PARAMETER]),
@@ -201,6 +224,9 @@ class AgentVersionViewSet(AgentScopedViewSet):
     def _version(self) -> AgentVersion:
         versions = selectors.agent_version_list(agent=self._parent())
         return get_object_or_404(versions, number=self.kwargs["number"])
+
+    def get_object(self) -> AgentVersion:
+        return self._version()
 
     @extend_schema(responses=VersionOutputSerializer(many=True))
     def list(self, request: Request, agent_id: str | None = None) -> Response:
@@ -276,6 +302,9 @@ class AgentActionsViewSet(AgentScopedViewSet, Generic[ActionModel]):
 
     def _action(self) -> ActionModel:
         return get_object_or_404(self._actions(), pk=self.kwargs["pk"])
+
+    def get_object(self) -> ActionModel:
+        return self._action()
 
     def _output(self, action: ActionModel, status_code: int = status.HTTP_200_OK) -> Response:
         return Response(self.output_serializer(action).data, status=status_code)
@@ -370,10 +399,13 @@ class EnvironmentViewSet(WorkspaceViewSet):
         environments = environment_selectors.environment_list(workspace=self.workspace)
         return self._page(environments, EnvironmentOutputSerializer)
 
+    def get_object(self) -> Environment:
+        environments = environment_selectors.environment_list(workspace=self.workspace)
+        return get_object_or_404(environments, pk=self.kwargs["pk"])
+
     @extend_schema(responses=EnvironmentOutputSerializer)
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        environments = environment_selectors.environment_list(workspace=self.workspace)
-        return Response(EnvironmentOutputSerializer(get_object_or_404(environments, pk=pk)).data)
+        return Response(EnvironmentOutputSerializer(self.get_object()).data)
 
 
 class SecretViewSet(WorkspaceViewSet):
@@ -386,6 +418,9 @@ class SecretViewSet(WorkspaceViewSet):
     def _secret(self) -> Secret:
         secrets = environment_selectors.secret_list(workspace=self.workspace)
         return get_object_or_404(secrets, pk=self.kwargs["pk"])
+
+    def get_object(self) -> Secret:
+        return self._secret()
 
     def _output(self, secret: Secret, status_code: int = status.HTTP_200_OK) -> Response:
         fresh = environment_selectors.secret_list(workspace=self.workspace).get(pk=secret.pk)
@@ -445,6 +480,9 @@ class VariableViewSet(WorkspaceViewSet):
         variables = environment_selectors.variable_list(workspace=self.workspace)
         return get_object_or_404(variables, pk=self.kwargs["pk"])
 
+    def get_object(self) -> Variable:
+        return self._variable()
+
     def _output(self, variable: Variable, status_code: int = status.HTTP_200_OK) -> Response:
         fresh = environment_selectors.variable_list(workspace=self.workspace).get(pk=variable.pk)
         return Response(VariableOutputSerializer(fresh).data, status=status_code)
@@ -501,6 +539,9 @@ class AuthConnectorViewSet(WorkspaceViewSet):
     def _connector(self) -> AuthConnector:
         connectors = environment_selectors.auth_connector_list(workspace=self.workspace)
         return get_object_or_404(connectors, pk=self.kwargs["pk"])
+
+    def get_object(self) -> AuthConnector:
+        return self._connector()
 
     def _output(self, connector: AuthConnector, status_code: int = status.HTTP_200_OK) -> Response:
         fresh = environment_selectors.auth_connector_list(workspace=self.workspace).get(
@@ -572,6 +613,9 @@ class MemberViewSet(WorkspaceViewSet):
     def _member(self) -> Membership:
         members = tenancy_selectors.membership_list(workspace=self.workspace)
         return get_object_or_404(members, pk=self.kwargs["pk"])
+
+    def get_object(self) -> Membership:
+        return self._member()
 
     @extend_schema(responses=MemberOutputSerializer(many=True))
     def list(self, request: Request) -> Response:

@@ -6,6 +6,7 @@ outputs decide exactly what leaves the server (never a secret value, a credentia
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.db import models
@@ -13,6 +14,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from agents.definitions.speech_options import language_problem, voice_problem
 from agents.models import (
     ActionKind,
     Agent,
@@ -121,14 +123,41 @@ class DraftInputSerializer(serializers.Serializer[None]):
     """PUT: name is required, omitted fields keep their value."""
 
     name = serializers.CharField(max_length=120)
-    language = serializers.CharField(max_length=16, required=False)
-    voice = serializers.CharField(max_length=40, required=False)
+    language = serializers.CharField(
+        max_length=16,
+        required=False,
+        help_text="A language the installed speech stack handles (the Studio draft lists them), "
+        "e.g. en-US.",
+    )
+    voice = serializers.CharField(
+        max_length=40, required=False, help_text="An installed text-to-speech voice, e.g. joe."
+    )
     greeting = serializers.CharField(required=False, allow_blank=True)
     system_prompt = serializers.CharField(required=False, allow_blank=True)
     brain = serializers.ChoiceField(choices=Brain.choices, required=False)
     llm_model = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    default_handover = serializers.CharField(
+        max_length=63,
+        required=False,
+        allow_blank=True,
+        help_text="The handover action used when a caller asks for a person without saying "
+        "whom; blank: the only handover, or the agent asks which one.",
+    )
     knowledge = KnowledgeItemSerializer(many=True, required=False)
     intents = IntentSerializer(many=True, required=False)
+
+    def validate_language(self, value: str) -> str:
+        return _installed(value, language_problem)
+
+    def validate_voice(self, value: str) -> str:
+        return _installed(value, voice_problem)
+
+
+def _installed(value: str, problem: Callable[[str], str | None]) -> str:
+    message = problem(value)
+    if message:
+        raise serializers.ValidationError(message)
+    return value
 
 
 class DraftPatchInputSerializer(DraftInputSerializer):
@@ -146,6 +175,7 @@ class DraftOutputSerializer(serializers.Serializer[Agent]):
     system_prompt = serializers.CharField()
     brain = serializers.ChoiceField(choices=Brain.choices)
     llm_model = serializers.CharField()
+    default_handover = serializers.CharField()
     knowledge = KnowledgeOutputField()
     intents = IntentsOutputField()
     updated_at = serializers.DateTimeField()
@@ -254,13 +284,31 @@ class EnvironmentValueInputSerializer(serializers.Serializer[None]):
     environment = WorkspacePrimaryKeyField(model=Environment)
 
 
-class SecretInputSerializer(serializers.Serializer[None]):
+def allowed_hosts_field() -> serializers.ListField:
+    """Hosts a secret or auth connector may be sent to (admin-only, like every write here)."""
+    return serializers.ListField(
+        child=serializers.CharField(max_length=253),
+        max_length=50,
+        required=False,
+        help_text="Host names (or *.example.com) this may be sent to; empty: sent nowhere.",
+    )
+
+
+class VariableInputSerializer(serializers.Serializer[None]):
     name = serializers.CharField(max_length=64)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
-class SecretUpdateInputSerializer(FixedNameMixin, serializers.Serializer[None]):
+class VariableUpdateInputSerializer(FixedNameMixin, serializers.Serializer[None]):
     description = serializers.CharField(max_length=200, allow_blank=True)
+
+
+class SecretInputSerializer(VariableInputSerializer):
+    allowed_hosts = allowed_hosts_field()
+
+
+class SecretUpdateInputSerializer(VariableUpdateInputSerializer):
+    allowed_hosts = allowed_hosts_field()
 
 
 class SecretValueInputSerializer(EnvironmentValueInputSerializer):
@@ -285,16 +333,15 @@ class SecretOutputSerializer(serializers.ModelSerializer[Secret]):
 
     class Meta:
         model = Secret
-        fields = ["id", "name", "description", "created_at", "environments_with_value"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "allowed_hosts",
+            "created_at",
+            "environments_with_value",
+        ]
         read_only_fields = fields
-
-
-class VariableInputSerializer(SecretInputSerializer):
-    pass
-
-
-class VariableUpdateInputSerializer(SecretUpdateInputSerializer):
-    pass
 
 
 class VariableValueInputSerializer(EnvironmentValueInputSerializer):
@@ -325,12 +372,14 @@ class AuthConnectorInputSerializer(serializers.Serializer[None]):
     header_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     token_url = serializers.URLField(required=False, allow_blank=True)
     scope = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    allowed_hosts = allowed_hosts_field()
 
 
 class AuthConnectorUpdateInputSerializer(FixedNameMixin, serializers.Serializer[None]):
     header_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     token_url = serializers.URLField(required=False, allow_blank=True)
     scope = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    allowed_hosts = allowed_hosts_field()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
@@ -362,6 +411,8 @@ class AuthCredentialStateSerializer(serializers.ModelSerializer[AuthConnectorCre
 
 class AuthConnectorOutputSerializer(serializers.ModelSerializer[AuthConnector]):
     kind = AuthKindField()
+    # Empty unless the kind is oauth2, so not declared as `format: uri` ("" is no URI).
+    token_url = serializers.CharField(help_text="OAuth2 token endpoint; empty for other kinds.")
     environments_with_credentials = AuthCredentialStateSerializer(source="credentials", many=True)
 
     class Meta:
@@ -373,6 +424,7 @@ class AuthConnectorOutputSerializer(serializers.ModelSerializer[AuthConnector]):
             "header_name",
             "token_url",
             "scope",
+            "allowed_hosts",
             "environments_with_credentials",
         ]
         read_only_fields = fields

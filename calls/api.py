@@ -41,6 +41,13 @@ class CallViewSet(WorkspaceViewSet):
 
     queryset = Call.objects.none()
 
+    def handle_exception(self, exc: Exception) -> Response:
+        """Errors are JSON even when the recording was asked for as audio/wav."""
+        if isinstance(getattr(self.request, "accepted_renderer", None), WavRenderer):
+            self.request.accepted_renderer = JSONRenderer()
+            self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
     @extend_schema(parameters=[CallFilterSerializer], responses=CallOutputSerializer(many=True))
     def list(self, request: Request) -> Response:
         filters = CallFilterSerializer(data=request.query_params)
@@ -56,12 +63,15 @@ class CallViewSet(WorkspaceViewSet):
         )
         return self._page(calls, CallOutputSerializer)
 
-    @extend_schema(responses=CallDetailOutputSerializer)
-    def retrieve(self, request: Request, pk: str) -> Response:
-        call = call_detail(workspace=self.workspace, call_id=int(pk))  # pk matches \d+
+    def get_object(self) -> Call:
+        call = call_detail(workspace=self.workspace, call_id=int(self.kwargs["pk"]))  # \d+
         if call is None:
             raise Http404("No such call.")
-        return Response(CallDetailOutputSerializer(call).data)
+        return call
+
+    @extend_schema(responses=CallDetailOutputSerializer)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(CallDetailOutputSerializer(self.get_object()).data)
 
     @extend_schema(
         responses={

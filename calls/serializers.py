@@ -10,12 +10,18 @@ from agents.serializers import choice_field_class
 from calls.models import Call, CallEvent, CallStatus, Recording, TranscriptSegment
 
 CallStatusField = choice_field_class(CallStatus, "CallStatus")
+MAX_ID = 2**63 - 1  # the largest primary key (bigint)
 
 
 class CallFilterSerializer(serializers.Serializer[None]):  # input only: no instance
     status = CallStatusField(required=False)
-    connector = serializers.IntegerField(required=False, help_text="Phone connector id.")
-    agent = serializers.IntegerField(required=False, help_text="Agent id.")
+    # Bounded like the ids themselves: a larger number would overflow the SQL parameter (a 500).
+    connector = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Phone connector id."
+    )
+    agent = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Agent id."
+    )
 
 
 class CallOutputSerializer(serializers.ModelSerializer[Call]):

@@ -25,13 +25,26 @@ def call_event_add(*, call: Call, kind: str, message: str = "", **data: Any) -> 
     return CallEvent.objects.create(call=call, kind=kind, message=message[:500], data=data)
 
 
-def call_get_or_create(*, call_sid: str, defaults: dict[str, Any]) -> tuple[Call, bool]:
-    """One row per CallSid even when Twilio retries the webhook concurrently."""
+class CallSidTaken(Exception):
+    """The CallSid is already a call of another connector (or the Playground)."""
+
+
+def call_get_or_create(
+    *, call_sid: str, connector_id: int, defaults: dict[str, Any]
+) -> tuple[Call, bool]:
+    """One row per CallSid even when Twilio retries the webhook concurrently, and only ever
+    through the connector that created it: a signed request to one's own connector with
+    another workspace's CallSid must not reach that call (raises CallSidTaken)."""
     try:
         with transaction.atomic():
-            return Call.objects.get_or_create(call_sid=call_sid, defaults=defaults)
+            call, created = Call.objects.get_or_create(
+                call_sid=call_sid, defaults={**defaults, "connector_id": connector_id}
+            )
     except IntegrityError:
-        return Call.objects.get(call_sid=call_sid), False
+        call, created = Call.objects.get(call_sid=call_sid), False
+    if call.connector_id != connector_id:
+        raise CallSidTaken(call_sid)
+    return call, created
 
 
 def call_mark_stream_started(

@@ -137,6 +137,18 @@ def live_badge_view(request: StudioRequest) -> HttpResponse:
 
 @require_GET
 @studio_view(write_role=Role.EDITOR)
+def call_status_view(request: StudioRequest, call_id: int) -> HttpResponse:
+    """htmx (polled while the call is live): the call's status badge, which stops polling once
+    the call has ended."""
+    call = Call.objects.filter(workspace=request.studio.workspace, pk=call_id).first()
+    if call is None:
+        raise Http404("No such call in this workspace.")
+    listen_link = request.GET.get("listen") != "0"
+    return render(request, "studio/calls/_status.html", {"call": call, "listen_link": listen_link})
+
+
+@require_GET
+@studio_view(write_role=Role.EDITOR)
 def call_detail_view(request: StudioRequest, call_id: int) -> HttpResponse:
     call = call_detail(workspace=request.studio.workspace, call_id=call_id)
     if call is None:
@@ -151,6 +163,9 @@ def call_detail_view(request: StudioRequest, call_id: int) -> HttpResponse:
         {
             "call": call,
             "recording": recording,
+            # (key, value) pairs: in a template, `ivr_params.items` would look up a caller's
+            # parameter named "items" before the dict method
+            "ivr_params": list((call.ivr_params or {}).items()),
             "events": list(call.events.all()),
             "segments": list(call.segments.all()),
         },

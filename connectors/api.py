@@ -30,6 +30,9 @@ class PhoneConnectorViewSet(WorkspaceViewSet):
         connectors = connector_list(workspace=self.workspace)
         return get_object_or_404(connectors, pk=self.kwargs["pk"])
 
+    def get_object(self) -> PhoneConnector:
+        return self._connector()
+
     def _valid(
         self, serializer_class: type[serializers.Serializer[None]], *, partial: bool = False
     ) -> dict[str, Any]:
@@ -50,7 +53,8 @@ class PhoneConnectorViewSet(WorkspaceViewSet):
     )
     def create(self, request: Request) -> Response:
         data = self._valid(PhoneConnectorInputSerializer)
-        connector = services.connector_create(workspace=self.workspace, **data)
+        role = self.membership.role
+        connector = services.connector_create(workspace=self.workspace, actor_role=role, **data)
         return Response(
             PhoneConnectorOutputSerializer(connector).data, status=status.HTTP_201_CREATED
         )
@@ -81,6 +85,9 @@ class PhoneConnectorViewSet(WorkspaceViewSet):
         changes = self._valid(PhoneConnectorUpdateInputSerializer, partial=partial)
         token = changes.pop("twilio_auth_token", None)
         connector = services.connector_update(
-            connector=connector, twilio_auth_token=token, **changes
+            connector=connector,
+            twilio_auth_token=token,
+            actor_role=self.membership.role,
+            **changes,
         )
         return Response(PhoneConnectorOutputSerializer(connector).data)

@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
+from agents.config.llm import API_KEY_SECRET, BASE_URL_VARIABLE, MODEL_VARIABLE, llm_missing
 from connectors.models import PhoneConnector
 from connectors.selectors import Resolution, connector_resolve_version
 from connectors.twilio_client import twilio_client_for
@@ -31,13 +32,42 @@ ALERT_WINDOW = timedelta(days=1)
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")  # noqa: S104 (a name, not a bind)
 
 
+CREDENTIALS_REJECTED = 20003  # Twilio's "Authenticate" error
+
+
 class TwilioProblem(Exception):
     """A Twilio REST call failed; `str()` is a message for the user, with the fix."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: int | None = None,
+        unreachable: bool = False,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
+        self.unreachable = unreachable  # no answer from Twilio at all (network, DNS, timeout)
+
+    @property
+    def bad_credentials(self) -> bool:
+        return self.status == 401 or self.code == CREDENTIALS_REJECTED
+
+
+def network_reason(exc: requests.RequestException) -> str:
+    """Why Twilio could not be reached, in words: timeout, DNS, connection refused."""
+    text = str(exc)
+    if isinstance(exc, requests.Timeout):
+        return "Twilio did not answer in time (timeout)"
+    if "NameResolution" in text or "Name or service not known" in text or "getaddrinfo" in text:
+        return "the Twilio API's host name could not be resolved (DNS)"
+    if "Connection refused" in text or "ConnectionRefused" in text:
+        return "the connection was refused"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "the TLS handshake failed"
+    return f"the connection failed ({type(exc).__name__})"
 
 
 class NeedsConfirmation(Exception):
@@ -68,8 +98,9 @@ def twilio_problem(exc: Exception, doing: str) -> TwilioProblem:
     """Translate a client exception into a message a Studio user can act on."""
     if isinstance(exc, requests.RequestException):
         return TwilioProblem(
-            f"Could not reach Twilio while {doing}: {type(exc).__name__}. Check this server's "
-            "internet connection (and proxy settings), then try again."
+            f"Could not reach Twilio while {doing}: {network_reason(exc)}. Check this server's "
+            "internet connection (and proxy settings), then try again.",
+            unreachable=True,
         )
     failure = _rest_failure(exc)
     if failure is None:
@@ -249,13 +280,13 @@ def connector_diagnostics(*, connector: PhoneConnector, number_sid: str = "") ->
     Per-number checks cover `number_sid` when given, else the numbers that point at the
     connector, else the account's first number (whose webhook check then fails).
     """
-    checks = [_public_url_check(), _answering_check(connector)]
+    checks = [public_url_check(), _answering_check(connector)]
     numbers: list[NumberView] = []
     checked: list[NumberView] = []
     try:
         numbers = number_list(connector=connector)
     except TwilioProblem as exc:
-        checks.append(Check("Twilio credentials", FAIL, str(exc), "Fix them in Settings."))
+        checks.append(_account_problem_check(exc))
     else:
         checks.append(Check("Twilio credentials", PASS, "Twilio accepted the connector's keys."))
         chosen = [n for n in numbers if n.sid == number_sid]
@@ -276,7 +307,33 @@ def connector_diagnostics(*, connector: PhoneConnector, number_sid: str = "") ->
     return Diagnosis(checks=checks, numbers=numbers, checked=checked)
 
 
-def _public_url_check() -> Check:
+def _account_problem_check(problem: TwilioProblem) -> Check:
+    """Listing the numbers failed: a network problem, rejected keys, or another refusal."""
+    if problem.unreachable:
+        return Check(
+            "Reaching Twilio",
+            FAIL,
+            str(problem),
+            "This is a network problem on this server, not the connector's keys (they could "
+            "not be checked): check DNS, the firewall and HTTPS_PROXY, then run again.",
+        )
+    if problem.bad_credentials:
+        return Check(
+            "Twilio credentials",
+            FAIL,
+            str(problem),
+            "Enter the Account SID and Auth Token from the Twilio console (Account → API keys "
+            "& tokens) in the connector's Settings tab.",
+        )
+    return Check(
+        "Twilio account",
+        FAIL,
+        str(problem),
+        "Look at Monitor → Logs → Errors in the Twilio console for this request.",
+    )
+
+
+def public_url_check() -> Check:
     public = settings.STELLAR_PUBLIC_URL
     parts = urlsplit(public)
     if parts.hostname in LOCAL_HOSTS or (parts.hostname or "").endswith(".local"):
@@ -301,6 +358,23 @@ def _public_url_check() -> Check:
 
 def _answering_check(connector: PhoneConnector) -> Check:
     resolution = connector_resolve_version(connector=connector)
+    snapshot = resolution.snapshot or {}
+    if resolution.ok and snapshot.get("brain") == "llm":
+        missing = llm_missing(
+            environment=connector.environment, llm_model=snapshot.get("llm_model") or ""
+        )
+        if missing:
+            return Check(
+                "A version can answer",
+                FAIL,
+                f"{answering_label(resolution)} uses the LLM brain, but the "
+                f"{connector.environment} environment lacks {', '.join(missing)}; every "
+                "caller would only hear an apology.",
+                f"In Settings → Environments give {connector.environment} the variable "
+                f"{BASE_URL_VARIABLE}, the secret {API_KEY_SECRET} and a model (the agent's "
+                f"LLM model or the variable {MODEL_VARIABLE}), or publish a version with the "
+                "Embedded brain.",
+            )
     if resolution.ok:
         return Check("A version can answer", PASS, answering_label(resolution))
     return Check(

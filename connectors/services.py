@@ -3,10 +3,30 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from agents.models import Agent, AgentVersion, Environment, Workspace
+from agents.models import Agent, AgentVersion, Environment, EnvironmentKind, Role, Workspace
+from agents.tenancy.models import ROLE_RANK
 from connectors.models import PhoneConnector, VersionMode
 
 EDITABLE_FIELDS = ("name", "agent", "environment", "version_mode", "pinned_version", "enabled")
+DRAFT_IN_PRODUCTION = (
+    "Only admins can let the draft answer real calls in Production: it runs with the "
+    "Production secrets and has not been published."
+)
+
+
+def _check_draft_in_production(connector: PhoneConnector, actor_role: str | None) -> None:
+    """Draft mode on a Production connector is the admins' (None: the system itself)."""
+    if actor_role is None or ROLE_RANK[Role(actor_role)] >= ROLE_RANK[Role.ADMIN]:
+        return
+    if connector.version_mode != VersionMode.DRAFT:
+        return
+    kind = (
+        Environment.objects.filter(pk=connector.environment_id)
+        .values_list("kind", flat=True)
+        .first()
+    )
+    if kind == EnvironmentKind.PRODUCTION:
+        raise ValidationError({"version_mode": [DRAFT_IN_PRODUCTION]})
 
 
 def _validate(connector: PhoneConnector) -> None:
@@ -56,7 +76,9 @@ def connector_create(
     version_mode: str = VersionMode.PUBLISHED,
     pinned_version: AgentVersion | None = None,
     enabled: bool = True,
+    actor_role: str | None = None,
 ) -> PhoneConnector:
+    """`actor_role`: the role of the member doing it (None: the system, e.g. admin or the demo)."""
     if not twilio_auth_token:
         raise ValidationError({"twilio_auth_token": ["Enter the Twilio Auth Token."]})
     connector = PhoneConnector(
@@ -72,13 +94,18 @@ def connector_create(
     connector.set_auth_token(twilio_auth_token)
     connector.full_clean(exclude=["twilio_auth_token_ciphertext"])
     _validate(connector)
+    _check_draft_in_production(connector, actor_role)
     connector.save()
     return connector
 
 
 @transaction.atomic
 def connector_update(
-    *, connector: PhoneConnector, twilio_auth_token: str | None = None, **changes: object
+    *,
+    connector: PhoneConnector,
+    twilio_auth_token: str | None = None,
+    actor_role: str | None = None,
+    **changes: object,
 ) -> PhoneConnector:
     for field, value in changes.items():
         if field not in EDITABLE_FIELDS + ("twilio_account_sid",):
@@ -88,6 +115,7 @@ def connector_update(
         connector.set_auth_token(twilio_auth_token)
     connector.full_clean(exclude=["twilio_auth_token_ciphertext"])
     _validate(connector)
+    _check_draft_in_production(connector, actor_role)
     connector.save()
     return connector
 

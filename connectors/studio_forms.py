@@ -7,11 +7,16 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.core import signing
 from django.db.models import QuerySet
 from django.urls import reverse
 
 from agents.models import Agent, AgentVersion, Environment, Workspace
 from connectors.models import ConnectorKind, VersionMode
+from stellar.kernel import crypto
+
+# A typed Auth Token survives a form error for this long, encrypted and signed (never as text).
+KEPT_TOKEN_MAX_AGE = 30 * 60
 
 VERSION_MODE_CHOICES = [
     (VersionMode.PUBLISHED, "Published: follows the latest published version"),
@@ -66,11 +71,17 @@ class ConnectorForm(forms.Form):
     enabled = forms.BooleanField(
         required=False, initial=True, help_text="A disabled connector answers no calls."
     )
+    # The Auth Token typed before a form error, encrypted and signed for this workspace, so
+    # the user need not type it again and the secret itself is never rendered back.
+    kept_token = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(
         self, *args: Any, workspace: Workspace, editing: bool = False, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
+        self._token_salt = f"connector-auth-token:{workspace.pk}"
+        self._editing = editing
+        self.kept_token_value = ""  # set by clean(): what the hidden kept_token renders
         # self.fields holds copies of the fields declared above (casts: their declared types).
         agent = cast(forms.ModelChoiceField[Agent], self.fields["agent"])
         agent.queryset = Agent.objects.filter(workspace=workspace)
@@ -87,8 +98,9 @@ class ConnectorForm(forms.Form):
         agent_id = getattr(agent_id, "pk", agent_id)
         pinned = cast(VersionChoiceField, self.fields["pinned_version"])
         pinned.queryset = pinned_choices(workspace, agent_id)
+        # Required only when creating, checked in clean() (a kept token counts as typed).
+        self.fields["twilio_auth_token"].required = False
         if editing:
-            self.fields["twilio_auth_token"].required = False
             self.fields[
                 "twilio_auth_token"
             ].help_text = "Stored encrypted. Leave empty to keep the current token."
@@ -102,7 +114,34 @@ class ConnectorForm(forms.Form):
             self.add_error("pinned_version", "Pinned mode needs a version to pin.")
         if not data.get("name") and data.get("agent") and data.get("environment"):
             data["name"] = f"{data['agent'].name} · {data['environment']}"
+        self._clean_token(data)
         return data
+
+    def _clean_token(self, data: dict[str, Any]) -> None:
+        """The token typed now, else the one kept from the last try; keep it for the next."""
+        token = data.get("twilio_auth_token") or ""
+        if not token and data.get("kept_token"):
+            try:
+                kept = signing.loads(
+                    data["kept_token"], salt=self._token_salt, max_age=KEPT_TOKEN_MAX_AGE
+                )
+                token = crypto.decrypt(str(kept))
+            except (signing.BadSignature, crypto.DecryptionError):
+                self.add_error(
+                    "twilio_auth_token", "The token you typed earlier expired: type it again."
+                )
+                return
+        data["twilio_auth_token"] = token
+        if not token and not self._editing:
+            self.add_error("twilio_auth_token", "Enter the Auth Token.")
+        if token:
+            self.kept_token_value = signing.dumps(crypto.encrypt(token), salt=self._token_salt)
+            # (The bound field copied its help text when the fields were cleaned: set it there.)
+            self["twilio_auth_token"].help_text = (
+                "The token you typed is kept (encrypted, not shown): leave this empty to use "
+                "it, or type another."
+            )
+            self.fields["twilio_auth_token"].widget.attrs["placeholder"] = "•••••• kept, not shown"
 
 
 def pinned_choices(workspace: Workspace, agent_id: str | int | None) -> QuerySet[AgentVersion]:

@@ -71,6 +71,7 @@ def connector_create_view(request: StudioRequest) -> HttpResponse:
                 workspace=workspace,
                 twilio_account_sid=data["twilio_account_sid"],
                 twilio_auth_token=data["twilio_auth_token"],
+                actor_role=request.studio.role,
                 **{f: data[f] for f in FORM_FIELDS},
             )
         except ValidationError as exc:
@@ -96,7 +97,12 @@ def connector_detail_view(request: StudioRequest, connector_id: int) -> HttpResp
     return render(
         request,
         "studio/connectors/detail.html",
-        {"connector": connector, "answering": _answering(connector), "tab": "setup"},
+        {
+            "connector": connector,
+            "answering": _answering(connector),
+            "public_url": numbers.public_url_check(),
+            "tab": "setup",
+        },
     )
 
 
@@ -123,6 +129,7 @@ def connector_edit_view(request: StudioRequest, connector_id: int) -> HttpRespon
                 twilio_auth_token=data["twilio_auth_token"] or None,
                 twilio_account_sid=data["twilio_account_sid"],
                 enabled=data["enabled"],
+                actor_role=request.studio.role,
                 **{f: data[f] for f in FORM_FIELDS},
             )
         except ValidationError as exc:

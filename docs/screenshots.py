@@ -15,6 +15,7 @@ import argparse
 import io
 import math
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,8 @@ import tempfile
 import wave
 from datetime import timedelta
 from pathlib import Path
+
+from cryptography.fernet import Fernet
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -61,6 +64,9 @@ def configure(var_dir: Path, prism_url: str) -> dict[str, str]:
         STELLAR_PUBLIC_URL=PUBLIC_URL,
         STELLAR_TWILIO_API_BASE_URL=prism_url,
         ALLOWED_HOSTS="127.0.0.1,localhost",
+        # Throwaway keys: the public development keys are refused for a non-loopback URL.
+        SECRET_KEY=secrets.token_urlsafe(50),
+        STELLAR_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
     )
     os.environ.update(env)
     return env
@@ -354,7 +360,8 @@ def main() -> int:
             (tmp / "var").mkdir()
             env = configure(tmp / "var", prism.url)
             manage(env, "migrate", "--noinput", "-v0")
-            manage(env, "stellar_demo")
+            # The demo refuses a public URL others could reach; the pages show voice.example.com.
+            manage({**env, "STELLAR_PUBLIC_URL": "http://127.0.0.1:8000"}, "stellar_demo")
             ids = seed()
             port = free_port()
             daphne = spawn(

@@ -6,7 +6,7 @@ from django.db import models
 
 from agents.definitions.action_models import action_name_validator
 from agents.definitions.models import Agent
-from stellar.kernel.phone import normalize_e164, validate_e164
+from stellar.kernel.phone import check_destination, normalize_e164, validate_e164
 
 
 class HandoverKind(models.TextChoices):
@@ -83,11 +83,12 @@ class HandoverAction(models.Model):
         errors: dict[str, list[str]] = {}
         if self.kind == HandoverKind.PHONE:
             try:
-                self.destination = normalize_e164(self.destination)
+                # Numbers we dial: an allowed country, never premium-rate (toll fraud).
+                self.destination = check_destination(self.destination)
             except ValidationError as exc:
                 errors["destination"] = exc.messages
             try:
-                self.extra_destinations = [normalize_e164(d) for d in self.extra_destinations]
+                self.extra_destinations = [check_destination(d) for d in self.extra_destinations]
             except ValidationError as exc:
                 errors["extra_destinations"] = exc.messages
         elif not self.flow_sid:

@@ -1,5 +1,10 @@
-"""REST API routes, gathered from each app's api module."""
+"""REST API routes, gathered from each app's api module, and a JSON 404 for any other address
+under /api/v1/ (an id that is not a number, a typo): API clients get the body the schema
+declares, not Django's HTML page."""
 
+from django.http import HttpRequest, JsonResponse
+from django.urls import re_path
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import DefaultRouter
 
 from agents.api import (
@@ -30,4 +35,11 @@ router.register("auth-connectors", AuthConnectorViewSet, basename="auth-connecto
 router.register("phone-connectors", PhoneConnectorViewSet, basename="phone-connector")
 router.register("calls", CallViewSet, basename="call")
 router.register("members", MemberViewSet, basename="member")
-urlpatterns = router.urls
+
+
+@csrf_exempt  # changes nothing; a POST here is told 404, not "CSRF cookie not set"
+def api_not_found(request: HttpRequest, rest: str) -> JsonResponse:
+    return JsonResponse({"detail": "There is no API endpoint at this address."}, status=404)
+
+
+urlpatterns = [*router.urls, re_path(r"^(?P<rest>[\s\S]*)$", api_not_found)]

@@ -2,14 +2,17 @@
 
 - /healthz: the process answers (liveness). Never touches the database.
 - /readyz: this process can take calls now: the database answers a query, Redis answers a
-  PING, the speech models are loaded, and it is not draining for shutdown. 503 with the
-  failing checks as JSON otherwise.
+  PING, the speech models are loaded, and it is not draining for shutdown. 503 otherwise.
+  Strangers see only {"status": ...}: the checks (with exception texts that name hosts,
+  ports and versions) go to probes on loopback, staff users, and the log.
 - /metrics: Prometheus text of *this* process's registry. Each Daphne process (and each
   Celery worker child) has its own counters: scrape every Daphne process on its own port.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
 import time
 from typing import Any
@@ -24,6 +27,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from agents.speech import registry
 from stellar import shutdown
+
+logger = logging.getLogger(__name__)
 
 REDIS_TIMEOUT = 2.0
 
@@ -69,6 +74,17 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
 
+def _may_see_details(request: HttpRequest) -> bool:
+    """Probes on this machine (the proxy overwrites X-Forwarded-For, so a stranger cannot pose
+    as loopback) and signed-in staff."""
+    try:
+        loopback = ipaddress.ip_address(str(request.META.get("REMOTE_ADDR", ""))).is_loopback
+    except ValueError:
+        loopback = False
+    user = getattr(request, "user", None)
+    return loopback or bool(user is not None and user.is_authenticated and user.is_staff)
+
+
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
@@ -80,11 +96,14 @@ def readyz(request: HttpRequest) -> JsonResponse:
             checks[name] = {"status": check()}
         except Exception as exc:
             checks[name] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:300]}
+            logger.warning("readyz: %s check failed: %s", name, checks[name]["error"])
             ready = False
         checks[name]["ms"] = round((time.perf_counter() - started) * 1000, 1)
     drain = shutdown.status()
     status = "draining" if drain["draining"] else ("ready" if ready else "not ready")
-    body = {"status": status, "pid": os.getpid(), "checks": checks, "shutdown": drain}
+    body: dict[str, Any] = {"status": status}
+    if _may_see_details(request):
+        body.update(pid=os.getpid(), checks=checks, shutdown=drain)
     response = JsonResponse(body, status=200 if status == "ready" else 503)
     # Not ready is a state the body reports, not a server error for django.request to log.
     response._has_been_logged = True  # type: ignore[attr-defined]

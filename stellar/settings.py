@@ -7,10 +7,12 @@ SECRET_KEY, STELLAR_ENCRYPTION_KEYS and STELLAR_PRODUCTION=1. See README "Config
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import django_stubs_ext
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 # Django classes that django-stubs makes generic (admin.ModelAdmin[Call], forms.ModelForm[Agent])
 # get a run-time __class_getitem__, so the type parameters can be written where they are used.
@@ -35,6 +37,13 @@ STELLAR_PUBLIC_URL = env.str("STELLAR_PUBLIC_URL", default="http://127.0.0.1:800
 # addresses are refused (stellar/kernel/egress.py). Extra networks (CIDR) or host names that
 # are allowed anyway, comma-separated, e.g. a self-hosted LLM: "10.20.0.0/16,llm.internal".
 STELLAR_EGRESS_ALLOW = env.list("STELLAR_EGRESS_ALLOW", default=[])
+# Countries (ISO 3166 codes) that handovers, supervisor take-overs and text messages may reach;
+# premium-rate, shared-cost, personal and UAN numbers are refused whatever the country.
+STELLAR_ALLOWED_DESTINATION_COUNTRIES = env.list(
+    "STELLAR_ALLOWED_DESTINATION_COUNTRIES",
+    default=["US", "CA", "GB", "IE", "NL", "BE", "LU", "DE", "AT", "CH"]
+    + ["FR", "ES", "PT", "IT", "DK", "SE", "NO", "FI", "AU", "NZ"],
+)
 
 _public_host = environ.urlparse(STELLAR_PUBLIC_URL).hostname or "127.0.0.1"
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[_public_host, "127.0.0.1", "localhost"])
@@ -47,6 +56,36 @@ STELLAR_ENCRYPTION_KEYS = (
     if PRODUCTION
     else env.list("STELLAR_ENCRYPTION_KEYS", default=[_DEV_FERNET])
 )
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# The development keys above are public (they are in this file): anyone could forge sessions
+# and password-reset links and decrypt stored secrets with them. Only a server that nobody else
+# can reach (a loopback public URL) may use them.
+_dev_keys = [
+    name
+    for name, public in (
+        ("SECRET_KEY", SECRET_KEY == _DEV_SECRET),
+        ("STELLAR_ENCRYPTION_KEYS", _DEV_FERNET in STELLAR_ENCRYPTION_KEYS),
+    )
+    if public
+]
+if _dev_keys and not _is_loopback_host(_public_host):
+    raise ImproperlyConfigured(
+        f"STELLAR_PUBLIC_URL is {STELLAR_PUBLIC_URL}, reachable by others, but "
+        f"{' and '.join(_dev_keys)} still hold the public development defaults. Set your own "
+        "(a long random SECRET_KEY; STELLAR_ENCRYPTION_KEYS from `python -c 'from "
+        "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`), or use a "
+        "loopback STELLAR_PUBLIC_URL for local development."
+    )
 
 INSTALLED_APPS = [
     "daphne",
@@ -141,7 +180,9 @@ CACHES = {
 }
 
 # Celery: Redis broker in production; without REDIS_URL tasks run in-process.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+# (The in-memory broker gets a host name too: eager tasks still take a pooled connection, and
+# kombu warns "No hostname was supplied" for one without.)
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://localhost/")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -217,15 +258,17 @@ STORAGES = {
 }
 
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes a request without credentials a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "stellar.api_pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "stellar.api_errors.exception_handler",
+    "DEFAULT_METADATA_CLASS": "stellar.api_metadata.EndpointMetadata",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Stellar API",
@@ -236,6 +279,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Bodies are documented as JSON (forms still parse, for the browsable API).
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    # 400/401/403/404 on every operation, declared once (stellar/api_schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "stellar.api_schema.declare_error_responses",
+    ],
 }
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -247,6 +297,18 @@ STELLAR_TTS = env.str("STELLAR_TTS", default="piper")
 STELLAR_SPEECH_THREADS = env.int("STELLAR_SPEECH_THREADS", default=2)
 STELLAR_MEDIA_TOKEN_TTL = env.int("STELLAR_MEDIA_TOKEN_TTL", default=300)
 STELLAR_MAX_FRAME_BYTES = env.int("STELLAR_MAX_FRAME_BYTES", default=16384)
+# Bounded work per call (docs/security.md): caller audio may run ahead of the wall clock by a
+# burst and a rate tolerance (clock drift), no more; caps on call length, spool size and a line.
+STELLAR_INBOUND_AUDIO_RATE = env.float("STELLAR_INBOUND_AUDIO_RATE", default=1.05)
+STELLAR_INBOUND_AUDIO_BURST_SECONDS = env.float("STELLAR_INBOUND_AUDIO_BURST_SECONDS", default=2.0)
+STELLAR_INBOUND_AUDIO_MAX_DROPPED_SECONDS = env.int(
+    "STELLAR_INBOUND_AUDIO_MAX_DROPPED_SECONDS", default=60
+)
+STELLAR_MAX_CALL_SECONDS = env.int("STELLAR_MAX_CALL_SECONDS", default=4 * 3600)
+STELLAR_MAX_SPOOL_BYTES = env.int("STELLAR_MAX_SPOOL_BYTES", default=512 * 1024 * 1024)
+STELLAR_MAX_SAY_CHARS = env.int("STELLAR_MAX_SAY_CHARS", default=1500)
+# Playground sessions one workspace may have open (or waiting for their socket) at once.
+STELLAR_MAX_PLAYGROUND_SESSIONS = env.int("STELLAR_MAX_PLAYGROUND_SESSIONS", default=5)
 
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -267,7 +329,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {
+            "()": "stellar.kernel.logging_json.TextFormatter",  # values kept on one line
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
         "json": {"()": "stellar.kernel.logging_json.JsonFormatter"},
     },
     "filters": {"call_sid": {"()": "stellar.kernel.logging_json.CallSidFilter"}},

@@ -34,6 +34,9 @@ from tests.harness.services import REPO_ROOT, free_port, log_tail, spawn, stop, 
 # on loopback, so the tests allow exactly that — for this process and the servers it starts.
 LOOPBACK_PEERS = ["127.0.0.0/8", "::1/128"]
 os.environ["STELLAR_EGRESS_ALLOW"] = ",".join(LOOPBACK_PEERS)
+# Simulated callers run up to 8x faster than real time (`realtime=False`); the servers the tests
+# start let caller audio run that far ahead of the wall clock (production: 1.05, see settings).
+os.environ.setdefault("STELLAR_INBOUND_AUDIO_RATE", "10")
 
 HOW_TO_RUN = "run the tests with `make test` (python -m tests.harness -- pytest ...)"
 CHROMIUM_ARGS = [

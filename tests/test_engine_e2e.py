@@ -50,12 +50,12 @@ def test_llm_brain_answers_and_hands_over_with_tool_calls(live_daphne):
     ]
     with OpenAIPeer(script, api_key="sk-prod-key", token_delay=0.01) as llm:
         line = build_line(publish=False, brain="llm", llm_model="gpt-4o-mini")
-        agent_publish(agent=line.agent)
         set_per_environment(
             line,
             variables=[("LLM_BASE_URL", {"production": llm.base_url, "development": "http://x"})],
             secrets=[("LLM_API_KEY", {"production": "sk-prod-key", "development": "sk-dev"})],
         )
+        agent_publish(agent=line.agent)  # an LLM agent publishes once an environment has it all
         result = place_call(
             live_daphne,
             line,
@@ -107,7 +107,9 @@ def test_api_call_action_uses_the_connectors_environment(live_daphne):
         )
         agent_publish(agent=line.agent)
         envs = environments(line)
-        crm = auth_connector_create(workspace=line.agent.workspace, name="crm", kind="bearer")
+        crm = auth_connector_create(
+            workspace=line.agent.workspace, name="crm", kind="bearer", allowed_hosts=["127.0.0.1"]
+        )
         auth_credentials_set(
             auth_connector=crm, environment=envs["production"], credentials={"token": "prod-tok"}
         )

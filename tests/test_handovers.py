@@ -187,3 +187,21 @@ def test_rest_transfer_sends_dial_twiml_to_twilio(client, twilio_api_base_url, m
     dial = ET.fromstring(request["data"]["Twiml"]).find("Dial")
     assert dial.find("Number").text == "+31201234567"
     assert CallEvent.objects.filter(call=call, kind="handover_rest").exists()
+
+
+def test_a_destination_the_policy_refuses_is_never_dialled(client):
+    # Given a published version whose handover holds a premium-rate number (saved before the
+    # destination policy, or in a country the operator no longer allows)
+    line = build_line()
+    call, params = answered_call(client, line)
+    action = {**action_dict(line, "transfer_to_sales"), "destination": "+448712345678"}
+    handover_request(call_id=call.pk, action=action)
+    # When Twilio asks what to do after the stream
+    root = connect_ended(client, line, call, params)
+    # Then the caller hears an apology, nothing is dialled, and the timeline says why
+    assert root.find("Dial") is None and root.find("Hangup") is not None
+    assert "sorry" in root.find("Say").text.lower()
+    event = CallEvent.objects.get(call=call, kind="handover_fallback")
+    assert "Transfer refused" in event.message and "+448712345678" in event.message
+    call.refresh_from_db()
+    assert call.status == CallStatus.COMPLETED and call.outcome == "Transfer refused by policy"

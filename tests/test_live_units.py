@@ -100,15 +100,18 @@ def test_playground_token_opens_only_its_users_unfinished_session():
     line = build_line()
     editor, colleague = join(line, "ed", Role.EDITOR), join(line, "col", Role.EDITOR)
     call = playground_session_create(user=editor, agent=line.agent, environment=development(line))
-    token = playground_token_for(call=call, user=editor)
-    assert playground_call_for(token=token, user=editor) == call
-    assert playground_call_for(token=token, user=colleague) is None
-    assert playground_call_for(token=token + "x", user=editor) is None
+
+    def token():  # each token opens one socket, once
+        return playground_token_for(call=call, user=editor)
+
+    assert playground_call_for(token=token(), user=colleague) is None
+    assert playground_call_for(token=token() + "x", user=editor) is None
+    assert playground_call_for(token=token(), user=editor) == call
     Membership.objects.filter(user=editor).delete()
-    assert playground_call_for(token=token, user=editor) is None
+    assert playground_call_for(token=token(), user=editor) is None
     Membership.objects.create(workspace=line.agent.workspace, user=editor, role=Role.EDITOR)
     call_end(call=call, status=CallStatus.COMPLETED, outcome="done")
-    assert playground_call_for(token=token, user=editor) is None
+    assert playground_call_for(token=token(), user=editor) is None
 
 
 @pytest.mark.django_db

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from agents.actions.context import CallContext
-from agents.engine.events import ActionRan, Decision, EndCall, Handover, Speak
+from agents.engine.events import ActionRan, Decision, EndCall, Handover, Problem, Speak
 from agents.engine.llm import APOLOGY, LlmBrain
 from tests.peers import Reply
 from tests.peers.http_api import HttpApiPeer
@@ -85,7 +85,13 @@ def make_ctx(peer: OpenAIPeer, api: HttpApiPeer | None = None, **llm) -> CallCon
     return CallContext(
         call={"from": "+31612345678", "to": "+31201234567", "sid": "CA1", "digits": "2"},
         variables={"API_BASE": api.root_url if api else ""},
-        auth={"crm": {"kind": "bearer", "credentials": {"token": CRM_TOKEN}}},
+        auth={
+            "crm": {
+                "kind": "bearer",
+                "allowed_hosts": ["127.0.0.1"],  # the admin allowed the local API
+                "credentials": {"token": CRM_TOKEN},
+            }
+        },
         llm={"base_url": peer.base_url, "model": "gpt-4o-mini", "api_key": API_KEY, **llm},
     )
 
@@ -163,7 +169,11 @@ def test_handover_tool_call_hands_over_to_that_action():
         assert len(peer.requests) == 2  # a handover ends the turn: no second model call
     # The model said nothing itself: the handover's own line is spoken.
     assert sales == [
-        Decision(label="handover:transfer_to_sales", brain="llm"),
+        Decision(
+            label="handover:transfer_to_sales",
+            brain="llm",
+            summary="the handover transfer_to_sales",
+        ),
         Speak("Connecting you to sales.", cacheable=True),
         Handover(
             action=handover("transfer_to_sales"),
@@ -171,7 +181,11 @@ def test_handover_tool_call_hands_over_to_that_action():
         ),
     ]
     assert support[0] == Speak("I'm sorry to hear that.")
-    assert support[1] == Decision(label="handover:transfer_to_support", brain="llm")
+    assert support[1] == Decision(
+        label="handover:transfer_to_support",
+        brain="llm",
+        summary="the handover transfer_to_support",
+    )
     assert isinstance(support[2], Handover)
     assert support[2].action == handover("transfer_to_support")
     assert len(support) == 3
@@ -190,7 +204,9 @@ def test_api_call_tool_round_trip_continues_the_answer(logs):
     assert api_request.headers["x-caller"] == "+31612345678"
     # and the caller heard the lead-in, then the answer built from the tool result.
     assert got[0] == Speak("Let me check that for you.")
-    assert got[1] == Decision(label="action:lookup_order", brain="llm")
+    assert got[1] == Decision(
+        label="action:lookup_order", brain="llm", summary="the action lookup_order"
+    )
     ran = got[2]
     assert isinstance(ran, ActionRan)
     assert (ran.name, ran.kind, ran.ok) == ("lookup_order", "api_call", True)
@@ -217,7 +233,7 @@ def test_api_call_tool_round_trip_continues_the_answer(logs):
 def test_end_call_tool_says_goodbye_and_ends():
     with OpenAIPeer(SCRIPT, api_key=API_KEY) as peer:
         got = events(collect(LlmBrain(SNAPSHOT, make_ctx(peer)), "That's all, bye"))
-    assert got[0] == Decision(label="action:hang_up", brain="llm")
+    assert got[0] == Decision(label="action:hang_up", brain="llm", summary="the action hang_up")
     assert isinstance(got[1], ActionRan) and got[1].ok
     assert got[2:] == [
         Speak("Thanks for calling Stellar Shop. Goodbye!", cacheable=True),
@@ -242,7 +258,10 @@ def test_model_failures_end_in_an_apology_within_the_timeout(mode, logs):
         got = events(collect(LlmBrain(SNAPSHOT, make_ctx(peer, timeout_seconds=1)), "hours?"))
         elapsed = time.monotonic() - started
     assert got[-1] == Speak(APOLOGY)
-    assert all(isinstance(e, Speak) for e in got)
+    (problem,) = [e for e in got if isinstance(e, Problem)]  # for the call timeline
+    assert problem.kind == "llm_error" and problem.error
+    assert API_KEY not in problem.message
+    assert all(isinstance(e, Speak | Problem) for e in got)
     assert elapsed < 2.5
     assert "LLM gpt-4o-mini" in logs.text  # the failure is logged
     assert API_KEY not in logs.text
@@ -258,7 +277,11 @@ def test_wrong_key_and_unreachable_server_end_in_an_apology(logs):
     started = time.monotonic()
     unreachable = events(collect(LlmBrain(SNAPSHOT, ctx), "hours?"))
     assert time.monotonic() - started < 2
-    assert wrong_key == unreachable == [Speak(APOLOGY)]
+    assert [type(e) for e in wrong_key] == [type(e) for e in unreachable] == [Problem, Speak]
+    assert wrong_key[-1] == unreachable[-1] == Speak(APOLOGY)
+    # The timeline tells the two apart by the failure's class, and carries no key.
+    assert (wrong_key[0].error, unreachable[0].error) == ("HTTP 401", "ConnectError")
+    assert API_KEY not in wrong_key[0].message + unreachable[0].message
     assert "HTTP 401" in logs.text
     assert API_KEY not in logs.text
 
@@ -266,4 +289,38 @@ def test_wrong_key_and_unreachable_server_end_in_an_apology(logs):
 def test_empty_answer_is_never_silence():
     with OpenAIPeer([Rule(when="", text="")], api_key=API_KEY) as peer:
         got = events(collect(LlmBrain(SNAPSHOT, make_ctx(peer)), "hello?"))
-    assert got == [Speak(APOLOGY)]
+    assert got == [
+        Problem("llm_error", "The language model gave an empty answer.", "EmptyAnswer"),
+        Speak(APOLOGY),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("llm", "missing"),
+    [
+        ({"model": "m", "api_key": API_KEY}, "base URL"),
+        ({"base_url": "http://127.0.0.1:9/v1", "api_key": API_KEY}, "model"),
+        ({"base_url": "http://127.0.0.1:9/v1", "model": "m"}, "API key"),
+    ],
+)
+def test_a_missing_setting_is_a_configuration_error_never_a_public_default(llm, missing, logs):
+    snapshot = {**SNAPSHOT, "llm_model": ""}
+    brain = LlmBrain(snapshot, CallContext(llm=llm))
+    got = events(collect(brain, "hours?"))
+    assert got == [
+        Problem(
+            "llm_error",
+            f"The LLM brain is not configured: no {missing} in this environment.",
+            error="LlmNotConfigured",
+        ),
+        Speak(APOLOGY),
+    ]
+    assert "api.openai.com" not in brain.base_url + logs.text  # nothing is contacted
+    assert "HTTP Request" not in logs.text
+
+
+def test_the_default_human_handover_is_named_in_the_system_prompt():
+    snapshot = {**SNAPSHOT, "default_handover": "transfer_to_support"}
+    prompt = LlmBrain(snapshot, CallContext()).system_prompt()
+    assert "asks for a person without saying whom, use transfer_to_support" in prompt
+    assert "without saying whom" not in LlmBrain(SNAPSHOT, CallContext()).system_prompt()

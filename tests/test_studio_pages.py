@@ -412,8 +412,9 @@ def test_publish_unpublish_restore_lock_and_diff(world):
 
     html = diff.content.decode()
     assert v2.note == "Always open" and v2.status == "published"
-    assert 'class="add"' in html and "Open 24/7 now." in html
-    assert 'class="remove"' in html and "We are open from nine to five." in html
+    assert "Action opening_hours · config.response" in html
+    assert '<del><span class="visually-hidden">was </span>We are open from nine to five.' in html
+    assert '<ins><span class="visually-hidden">now </span>Open 24/7 now.</ins>' in html
     assert AgentVersion.objects.get(pk=world.a.version.pk).status == "unpublished"
     assert agent.actions.get(name="opening_hours").config["response"].startswith("We are open")
     assert AgentVersion.objects.get(pk=v2.pk).locked

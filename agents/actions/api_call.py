@@ -8,15 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from agents.actions.auth import AuthError, auth_for
 from agents.actions.context import CallContext
+from agents.actions.request_values import (
+    RequestRefused,
+    check_header,
+    render_body,
+    render_url,
+    url_segment,
+)
 from agents.actions.result import ActionResult
-from agents.actions.templating import compile_template, render, template_values
+from agents.actions.secret_slots import SecretRefused, host_allowed
+from agents.actions.template_limits import run_bounded
+from agents.actions.templating import (
+    compile_template,
+    render,
+    render_text,
+    secret_slots,
+    template_values,
+)
 from stellar.kernel.egress import egress_client
 
 APOLOGY = "Sorry, I couldn't complete that right now."
@@ -37,12 +52,20 @@ def timeout_seconds(config: dict[str, Any]) -> float:
     return min(max(value, MIN_TIMEOUT_SECONDS), MAX_TIMEOUT_SECONDS)
 
 
-async def api_call(
-    action: dict[str, Any], ctx: CallContext, arguments: dict[str, Any]
-) -> ActionResult:
-    config = action.get("config") or {}
+@dataclass
+class _Request:
+    """A rendered request: secrets still as markers, so it can be checked and shown masked."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: str
+
+
+def _rendered(config: dict[str, Any], values: dict[str, Any]) -> _Request:
+    """Compile everything, then render (in the template worker): a broken template must not
+    leave a half-made request behind."""
     headers_config = config.get("headers") or {}
-    # Compile everything first: a broken template must not leave a half-made request behind.
     for source in (
         config.get("method"),
         config.get("url"),
@@ -52,42 +75,74 @@ async def api_call(
     ):
         if source:
             compile_template(str(source))
-
-    values = template_values(ctx, arguments)
     method = (render(config.get("method") or "GET", values).strip() or "GET").upper()
-    url = render_url(str(config.get("url") or ""), values)
-    headers = {
-        str(name).strip(): render(str(value), values)
-        for name, value in headers_config.items()
-        if str(name).strip()
-    }
-    body = render(config.get("body"), values) if config.get("body") else ""
-    inputs: dict[str, Any] = {"method": method, "url": url, "headers": dict(headers), "body": body}
+    return _Request(
+        method=method,
+        url=render_url(str(config.get("url") or ""), values),
+        headers={
+            str(name).strip(): render(str(value), values)
+            for name, value in headers_config.items()
+            if str(name).strip()
+        },
+        body=render_body(str(config["body"]), values) if config.get("body") else "",
+    )
 
-    if method not in METHODS:
-        return _failed(f"Refused HTTP method {method!r}.", inputs)
+
+async def api_call(
+    action: dict[str, Any], ctx: CallContext, arguments: dict[str, Any]
+) -> ActionResult:
+    config = action.get("config") or {}
+    slots = secret_slots(ctx)
+    values = template_values(ctx, arguments, slots)
     try:
-        parsed = httpx.URL(url)
+        request = await run_bounded(lambda: _rendered(config, values))
+    except RequestRefused as exc:
+        return _failed(str(exc), {})
+    inputs: dict[str, Any] = {
+        "method": request.method,
+        "url": slots.masked(request.url),
+        "headers": {k: slots.masked(v) for k, v in request.headers.items()},
+        "body": slots.masked(request.body),
+    }
+
+    if request.method not in METHODS:
+        return _failed(f"Refused HTTP method {request.method[:20]!r}.", inputs)
+    try:
+        parsed = httpx.URL(request.url)
     except httpx.InvalidURL:
-        return _failed(f"Refused URL {url!r}: it is not a valid URL.", inputs)
+        return _failed(f"Refused URL {inputs['url']!r}: it is not a valid URL.", inputs)
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        return _failed(f"Refused URL {url!r}: only http and https URLs are allowed.", inputs)
+        return _failed(
+            f"Refused URL {inputs['url']!r}: only http and https URLs are allowed.", inputs
+        )
+    try:
+        slots.check_host(parsed.host, request.url, request.body, *request.headers.values())
+        url = slots.fill(request.url, url_segment)
+        body = slots.fill(request.body, _json_escaped if _is_json(request.body) else str)
+        headers = {k: slots.fill(v) for k, v in request.headers.items()}
+        for name, value in headers.items():
+            check_header(name, value)
+        if httpx.URL(url).host != parsed.host:
+            raise RequestRefused("A secret would have changed the request's host.")
+    except (SecretRefused, RequestRefused) as exc:
+        return _failed(str(exc), inputs)
     if body and not _has_header(headers, "content-type"):
         headers["Content-Type"] = "application/json" if _is_json(body) else "text/plain"
 
     timeout = timeout_seconds(config)
-    label = f"{method} {_without_query(parsed)}"
+    label = f"{request.method} {slots.masked(_without_query(parsed))}"
     try:
         async with asyncio.timeout(timeout):
             async with egress_client(timeout=httpx.Timeout(timeout)) as client:
                 auth = None
                 if config.get("auth_connector"):
+                    _check_auth_host(str(config["auth_connector"]), ctx, parsed.host)
                     applied = await auth_for(config["auth_connector"], ctx, client)
                     headers.update(applied.headers)
                     auth = applied.httpx_auth
                     for name in applied.masked_headers:
                         inputs["headers"][name] = MASK
-                status, data = await _send(client, method, url, headers, body, auth)
+                status, data = await _send(client, request.method, url, headers, body, auth)
     except AuthError as exc:
         return _failed(str(exc), inputs)
     except (TimeoutError, httpx.TimeoutException):
@@ -98,8 +153,21 @@ async def api_call(
     outcome = f"HTTP {status} from {label}"
     if not 200 <= status < 300:
         return ActionResult(ok=False, say=APOLOGY, data=data, inputs=inputs, outcome=outcome)
-    say = render(config.get("response_template"), {**values, "result": data})
+    answer_values = {**values, "result": data}
+    say = await run_bounded(
+        lambda: render_text(config.get("response_template"), answer_values, slots, "answers")
+    )
     return ActionResult(ok=True, say=say.strip(), data=data, inputs=inputs, outcome=outcome)
+
+
+def _check_auth_host(name: str, ctx: CallContext, host: str) -> None:
+    """AuthError unless the auth connector's admin allowed `host`."""
+    connector = ctx.auth.get(name)
+    if connector is not None and not host_allowed(host, connector.get("allowed_hosts") or ()):
+        raise AuthError(
+            f"The auth connector {name} may not be sent to {host}: an admin can add the host "
+            "to the connector's allowed hosts."
+        )
 
 
 async def _send(
@@ -139,6 +207,10 @@ def _has_header(headers: dict[str, str], name: str) -> bool:
     return any(k.lower() == name for k in headers)
 
 
+def _json_escaped(text: str) -> str:
+    return json.dumps(text)[1:-1]
+
+
 def _is_json(body: str) -> bool:
     try:
         json.loads(body)
@@ -150,21 +222,3 @@ def _is_json(body: str) -> bool:
 def _without_query(url: httpx.URL) -> str:
     """Query strings often carry keys: the timeline shows scheme, host and path only."""
     return str(url.copy_with(query=None, fragment=None))
-
-
-def _percent_encoded(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _percent_encoded(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_percent_encoded(v) for v in value]
-    return quote(str(value), safe="") if isinstance(value, str) else value
-
-
-def render_url(template: str, values: dict[str, Any]) -> str:
-    """Values in the query string are percent-encoded (a caller's "+1555…" stays a plus);
-    the part before "?" is rendered as is, so a base-URL variable keeps its slashes."""
-    base, sep, query = template.partition("?")
-    rendered = render(base, values).strip()
-    if sep:
-        rendered += "?" + render(query, _percent_encoded(values)).strip()
-    return rendered

@@ -14,19 +14,18 @@ class CallContext:
     """Template values and side-effect hooks for one call.
 
     `call` holds from/to/sid/digits and every IVR parameter; `secrets` are decrypted values of
-    the connector's environment (never logged: see agents.actions.runner.redact); `auth` maps an
-    auth connector's name to {"kind", "header_name", "token_url", "scope", "credentials": {...}}.
+    the connector's environment (never logged: see agents.actions.runner.redact), each sent only
+    to the hosts in `secret_hosts[name]` (none: sent nowhere); `auth` maps an auth connector's
+    name to {"kind", "header_name", "token_url", "scope", "allowed_hosts", "credentials": {...}}.
     """
 
     call: dict[str, Any] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    secret_hosts: dict[str, list[str]] = field(default_factory=dict)
     auth: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     environment: str = "development"
     send_sms: SmsSender | None = None
     llm: dict[str, Any] = field(default_factory=dict, repr=False)  # base_url, model, api_key
     # OAuth2 access tokens fetched during the call: connector name → (token, monotonic expiry).
     oauth_tokens: dict[str, tuple[str, float]] = field(default_factory=dict, repr=False)
-
-    def template_values(self) -> dict[str, Any]:
-        return {"call": self.call, "variables": self.variables, "secrets": self.secrets}

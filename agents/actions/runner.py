@@ -6,44 +6,54 @@ value, credential and access token of the call replaced by "••••••".
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any, TypeVar
-from urllib.parse import quote
+from typing import Any
 
 from agents.actions.api_call import api_call
 from agents.actions.auth import connector_secret_values
 from agents.actions.context import CallContext
-from agents.actions.result import ActionResult
+from agents.actions.redaction import MASK, redact
+from agents.actions.result import ActionResult, spoken_length
 from agents.actions.sms import send_sms
-from agents.actions.templating import TemplateError, render, template_values
+from agents.actions.template_limits import TemplateLimitError, run_bounded
+from agents.actions.templating import TemplateError, render_text, secret_slots, template_values
 
 logger = logging.getLogger(__name__)
 
-MASK = "••••••"
 # httpx logs every request URL at INFO, and a URL template may hold a secret.
 HTTP_LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2")
 _running_for: ContextVar[CallContext | None] = ContextVar("stellar_action_ctx", default=None)
 
 Handler = Callable[[dict[str, Any], CallContext, dict[str, Any]], Awaitable[ActionResult]]
-_T = TypeVar("_T")
+__all__ = ["MASK", "call_secrets", "redact", "run_action"]
+
+
+async def _spoken(
+    action: dict[str, Any], ctx: CallContext, arguments: dict[str, Any], key: str
+) -> str:
+    """The action's `key` template rendered off the event loop, refused if it holds a secret."""
+    slots = secret_slots(ctx)
+    values = template_values(ctx, arguments, slots)
+    source = (action.get("config") or {}).get(key)
+    text = await run_bounded(lambda: render_text(source, values, slots, "spoken text"))
+    return text.strip()
 
 
 async def static_response(
     action: dict[str, Any], ctx: CallContext, arguments: dict[str, Any]
 ) -> ActionResult:
-    text = render((action.get("config") or {}).get("response"), template_values(ctx, arguments))
-    return ActionResult(ok=True, say=text.strip(), outcome="Said the static response.")
+    text = await _spoken(action, ctx, arguments, "response")
+    return ActionResult(ok=True, say=text, outcome="Said the static response.")
 
 
 async def end_call(
     action: dict[str, Any], ctx: CallContext, arguments: dict[str, Any]
 ) -> ActionResult:
-    text = render((action.get("config") or {}).get("goodbye"), template_values(ctx, arguments))
-    return ActionResult(ok=True, say=text.strip(), outcome="Ended the call.", end_call=True)
+    text = await _spoken(action, ctx, arguments, "goodbye")
+    return ActionResult(ok=True, say=text, outcome="Ended the call.", end_call=True)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -69,7 +79,7 @@ async def run_action(
             result = ActionResult(ok=False, outcome=f"Unknown action kind {kind!r}.")
         else:
             result = await handler(action, ctx, dict(arguments or {}))
-    except TemplateError as exc:
+    except (TemplateError, TemplateLimitError) as exc:
         result = ActionResult(ok=False, outcome=str(exc))
     except Exception as exc:  # one broken action must not end the call
         result = ActionResult(
@@ -80,7 +90,9 @@ async def run_action(
         _running_for.reset(running)
     secrets = call_secrets(ctx)  # now including any access token fetched on the way
     result.duration_ms = int((time.monotonic() - started) * 1000)
-    result.say = redact(result.say, secrets)
+    result.say, shortened_from = spoken_length(redact(result.say, secrets))
+    if shortened_from:
+        result.outcome += f" (The answer was cut from {shortened_from:,} characters.)"
     result.inputs = redact(result.inputs, secrets)
     result.outcome = redact(result.outcome, secrets)
     logger.info(
@@ -100,37 +112,6 @@ def call_secrets(ctx: CallContext) -> dict[str, str]:
     for i, value in enumerate(connector_secret_values(ctx)):
         values[f"auth:{i}"] = value
     return values
-
-
-def redact(value: _T, secrets: dict[str, str]) -> _T:
-    """`value` with every secret value in its strings (nested dicts/lists/tuples, keys too)
-    replaced by "••••••"; longest secrets first so one containing another is fully masked."""
-    forms: set[str] = set()
-    for secret in secrets.values():
-        if secret:
-            secret = str(secret)
-            # As written, as it appears in a URL, and as it appears inside a JSON string.
-            forms.update((secret, quote(secret, safe=""), json.dumps(secret)[1:-1]))
-    needles = sorted((f for f in forms if f), key=len, reverse=True)
-    if not needles:
-        return value
-    redacted: _T = _redact(value, needles)  # same shape: str → str, dict → dict, …
-    return redacted
-
-
-def _redact(value: Any, needles: list[str]) -> Any:
-    if isinstance(value, str):
-        for needle in needles:
-            if needle in value:
-                value = value.replace(needle, MASK)
-        return value
-    if isinstance(value, dict):
-        return {_redact(k, needles): _redact(v, needles) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(item, needles) for item in value]
-    if isinstance(value, tuple):
-        return tuple(_redact(item, needles) for item in value)
-    return value
 
 
 class SecretLogFilter(logging.Filter):

@@ -34,10 +34,18 @@ class Environment(models.Model):
         return self.get_kind_display()
 
 
+ALLOWED_HOSTS_HELP = (
+    "Host names (or *.example.com for subdomains) this may be sent to. Empty: sent nowhere."
+)
+
+
 class Secret(models.Model):
+    """A value per environment; sent only in requests to `allowed_hosts` (set by admins)."""
+
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="secrets")
     name = models.CharField(max_length=64, validators=[name_validator])
     description = models.CharField(max_length=200, blank=True)
+    allowed_hosts = models.JSONField(default=list, blank=True, help_text=ALLOWED_HOSTS_HELP)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -116,6 +124,7 @@ class AuthConnector(models.Model):
     )
     token_url = models.URLField(blank=True, help_text="OAuth2 token endpoint.")
     scope = models.CharField(max_length=300, blank=True)
+    allowed_hosts = models.JSONField(default=list, blank=True, help_text=ALLOWED_HOSTS_HELP)
 
     class Meta:
         constraints = [

@@ -20,11 +20,13 @@ from stellar.kernel import crypto
 
 
 def environment_values(*, environment: Environment) -> dict[str, dict[str, Any]]:
-    """Secrets (decrypted), variables and auth credentials of one environment, for templates."""
-    secrets = {
-        v.secret.name: crypto.decrypt(v.ciphertext)
-        for v in SecretValue.objects.select_related("secret").filter(environment=environment)
-    }
+    """Secrets (decrypted) with the hosts each may go to, variables and auth credentials of
+    one environment, for templates."""
+    secret_values = list(
+        SecretValue.objects.select_related("secret").filter(environment=environment)
+    )
+    secrets = {v.secret.name: crypto.decrypt(v.ciphertext) for v in secret_values}
+    secret_hosts = {v.secret.name: list(v.secret.allowed_hosts or []) for v in secret_values}
     variables = {
         v.variable.name: v.value
         for v in VariableValue.objects.select_related("variable").filter(environment=environment)
@@ -35,7 +37,12 @@ def environment_values(*, environment: Environment) -> dict[str, dict[str, Any]]
             environment=environment
         )
     }
-    return {"secrets": secrets, "variables": variables, "auth": auth}
+    return {
+        "secrets": secrets,
+        "secret_hosts": secret_hosts,
+        "variables": variables,
+        "auth": auth,
+    }
 
 
 def environment_list(*, workspace: Workspace) -> QuerySet[Environment]:

@@ -4,12 +4,14 @@ environment (values encrypted), and re-encrypting every stored secret under a ne
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.text import slugify
 
+from agents.config.allowed_hosts import parse_allowed_hosts
 from agents.config.models import (
     AuthConnector,
     AuthConnectorCredential,
@@ -149,14 +151,35 @@ def _saved(obj: Named) -> Named:
     return obj
 
 
-def secret_create(*, workspace: Workspace, name: str, description: str = "") -> Secret:
-    return _saved(Secret(workspace=workspace, name=name, description=description))
+def secret_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    description: str = "",
+    allowed_hosts: str | Iterable[str] = (),
+) -> Secret:
+    """A new secret; sent nowhere until an admin lists the hosts it may go to."""
+    hosts = _hosts(allowed_hosts)
+    return _saved(
+        Secret(workspace=workspace, name=name, description=description, allowed_hosts=hosts)
+    )
 
 
-def secret_update(*, secret: Secret, description: str) -> Secret:
-    """Only the description changes: templates refer to a secret by its name."""
+def secret_update(
+    *, secret: Secret, description: str, allowed_hosts: str | Iterable[str] | None = None
+) -> Secret:
+    """Description and allowed hosts change; the name does not (templates refer to it)."""
     secret.description = description
+    if allowed_hosts is not None:
+        secret.allowed_hosts = _hosts(allowed_hosts)
     return _saved(secret)
+
+
+def _hosts(value: str | Iterable[str]) -> list[str]:
+    try:
+        return parse_allowed_hosts(value)
+    except ValidationError as exc:
+        raise ValidationError({"allowed_hosts": exc.messages}) from None
 
 
 def secret_delete(*, secret: Secret) -> None:
@@ -184,7 +207,9 @@ def auth_connector_create(
     header_name: str = "",
     token_url: str = "",
     scope: str = "",
+    allowed_hosts: str | Iterable[str] = (),
 ) -> AuthConnector:
+    """A new auth connector; its credentials go nowhere until an admin lists allowed hosts."""
     connector = AuthConnector(
         workspace=workspace,
         name=name,
@@ -192,14 +217,20 @@ def auth_connector_create(
         header_name=header_name,
         token_url=token_url,
         scope=scope,
+        allowed_hosts=_hosts(allowed_hosts),
     )
     _auth_connector_check(connector)
     return _saved(connector)
 
 
-def auth_connector_update(*, auth_connector: AuthConnector, **changes: str) -> AuthConnector:
+def auth_connector_update(
+    *, auth_connector: AuthConnector, **changes: str | Iterable[str]
+) -> AuthConnector:
     """Name and kind are fixed: actions refer to the name, stored credentials fit the kind."""
     for field, value in changes.items():
+        if field == "allowed_hosts":
+            auth_connector.allowed_hosts = _hosts(value)
+            continue
         if field not in ("header_name", "token_url", "scope"):
             raise ValidationError(f"{field} cannot be changed.")
         setattr(auth_connector, field, value)

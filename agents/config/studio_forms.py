@@ -19,6 +19,26 @@ class NamedForm(forms.Form):
     description = forms.CharField(max_length=200, required=False)
 
 
+def allowed_hosts_field() -> forms.CharField:
+    return forms.CharField(
+        max_length=4000,
+        required=False,
+        label="Allowed hosts",
+        help_text="Host names it may be sent to, separated by commas: api.example.com, "
+        "*.example.com. Empty: sent nowhere.",
+    )
+
+
+class SecretForm(NamedForm):
+    allowed_hosts = allowed_hosts_field()
+
+
+class AllowedHostsForm(forms.Form):
+    """The hosts a secret or an auth connector may be sent to (admins only)."""
+
+    allowed_hosts = allowed_hosts_field()
+
+
 class ValueForm(forms.Form):
     """A value for one environment. Secret values use a password input and are never shown."""
 
@@ -48,6 +68,7 @@ class AuthConnectorForm(forms.Form):
         help_text="For OAuth2 client credentials.",
     )
     scope = forms.CharField(max_length=300, required=False)
+    allowed_hosts = allowed_hosts_field()
 
 
 CREDENTIAL_LABELS = {

@@ -25,6 +25,11 @@ urlpatterns = [
         name="auth-credentials",
     ),
     path(
+        "environments/<str:kind>/<int:item_id>/hosts/",
+        environments.allowed_hosts_view,
+        name="environment-item-hosts",
+    ),
+    path(
         "environments/<str:kind>/<int:item_id>/delete/",
         environments.environment_item_delete_view,
         name="environment-item-delete",

@@ -35,15 +35,24 @@ from agents.config.selectors import (
 from agents.config.services import (
     auth_connector_create,
     auth_connector_delete,
+    auth_connector_update,
     auth_credentials_set,
     secret_create,
     secret_delete,
     secret_set_value,
+    secret_update,
     variable_create,
     variable_delete,
     variable_set_value,
 )
-from agents.config.studio_forms import AuthConnectorForm, CredentialsForm, NamedForm, ValueForm
+from agents.config.studio_forms import (
+    AllowedHostsForm,
+    AuthConnectorForm,
+    CredentialsForm,
+    NamedForm,
+    SecretForm,
+    ValueForm,
+)
 from agents.tenancy.access import StudioRequest, studio_view
 from agents.tenancy.models import Role
 from agents.tenancy.studio_forms import service_errors_to_form
@@ -83,8 +92,8 @@ def _page(
             ("auth", "Auth connectors"),
         ],
         "environments": environments,
-        "secret_form": forms.get("secret") or NamedForm(prefix="secret"),
-        "variable_form": forms.get("variable") or NamedForm(prefix="variable"),
+        "secret_form": forms.get("secrets") or SecretForm(prefix="secret"),
+        "variable_form": forms.get("variables") or NamedForm(prefix="variable"),
         "auth_form": forms.get("auth") or AuthConnectorForm(prefix="auth"),
     }
     if tab == "secrets":
@@ -137,7 +146,7 @@ def _create(
 @require_POST
 @studio_view(write_role=Role.ADMIN)
 def secret_create_view(request: StudioRequest) -> HttpResponse:
-    form = NamedForm(request.POST, prefix="secret")
+    form = SecretForm(request.POST, prefix="secret")
     return _create(request, "secrets", form, secret_create, "Secret")
 
 
@@ -238,3 +247,34 @@ def environment_item_delete_view(request: StudioRequest, kind: str, item_id: int
     service(**{argument: obj})
     messages.success(request, f"{obj.name} deleted.")
     return _back(tab)
+
+
+@require_POST
+@studio_view(write_role=Role.ADMIN)
+def allowed_hosts_view(request: StudioRequest, kind: str, item_id: int) -> HttpResponse:
+    """Replace the hosts a secret or auth connector may be sent to."""
+    if kind not in ("secret", "auth"):
+        raise Http404("Nothing of that kind.")
+    model, _service, _argument, tab = DELETERS[kind]
+    obj = get_object_or_404(model, pk=item_id, workspace=request.studio.workspace)
+    assert isinstance(obj, Secret | AuthConnector)
+    form = AllowedHostsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"{obj.name}: {_form_problem(form)}")
+        return _back(tab)
+    hosts = form.cleaned_data["allowed_hosts"]
+    try:
+        if isinstance(obj, Secret):
+            secret_update(secret=obj, description=obj.description, allowed_hosts=hosts)
+        elif isinstance(obj, AuthConnector):
+            auth_connector_update(auth_connector=obj, allowed_hosts=hosts)
+    except ValidationError as exc:
+        messages.error(request, f"{obj.name}: {' '.join(exc.messages)}")
+    else:
+        messages.success(request, f"{obj.name} may be sent to: {_hosts_text(obj)}.")
+    return _back(tab)
+
+
+def _hosts_text(obj: Secret | AuthConnector) -> str:
+    hosts = obj.allowed_hosts or []
+    return ", ".join(hosts) if hosts else "nowhere"

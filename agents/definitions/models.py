@@ -29,6 +29,11 @@ class Agent(models.Model):
     )
     brain = models.CharField(max_length=10, choices=Brain.choices, default=Brain.EMBEDDED)
     llm_model = models.CharField(max_length=100, blank=True)
+    default_handover = models.CharField(
+        max_length=63,
+        blank=True,
+        help_text="The handover used when a caller asks for a person without saying whom.",
+    )
     silence_timeout_seconds = models.PositiveIntegerField(
         default=8, help_text="Re-prompt the caller after this much silence."
     )

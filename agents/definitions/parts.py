@@ -61,6 +61,9 @@ class DefinitionPart:
 
 
 _PARTS: dict[str, DefinitionPart] = {}
+# The key under which handovers (registered by the handovers app) keep their actions: the
+# engine reads it from snapshots, and an agent's default human handover names one of them.
+HANDOVER_PART_KEY = "handover_actions"
 
 
 def definition_part_register(part: DefinitionPart) -> None:

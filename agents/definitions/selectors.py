@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from agents.definitions.models import Agent, AgentVersion, VersionStatus
-from agents.definitions.parts import definition_parts
+from agents.definitions.parts import HANDOVER_PART_KEY, definition_parts
 from agents.tenancy.models import Workspace
 
 
@@ -41,6 +41,12 @@ def agent_version_list(*, agent: Agent) -> QuerySet[AgentVersion]:
 def action_names(*, agent: Agent) -> list[str]:
     """The names of all the agent's actions, of every kind (agent actions, handovers, …)."""
     return sorted(name for part in definition_parts() for name in part.names(agent))
+
+
+def handover_names(*, agent: Agent | int) -> list[str]:
+    """The names of the agent's handover actions (empty when no app registered handovers)."""
+    parts = [p for p in definition_parts() if p.key == HANDOVER_PART_KEY]
+    return sorted(name for part in parts for name in part.names(agent))
 
 
 def action_name_in_use(

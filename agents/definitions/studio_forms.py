@@ -4,7 +4,7 @@ environment forms in agents.config, member forms in agents.tenancy.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from django import forms
@@ -12,9 +12,13 @@ from django.core.exceptions import ValidationError
 
 from agents.definitions.action_models import ActionKind, AgentAction
 from agents.definitions.models import AgentVersion, Brain
+from agents.definitions.speech_options import (
+    language_choices,
+    language_problem,
+    voice_choices,
+    voice_problem,
+)
 from agents.tenancy.studio_forms import lines
-
-LANGUAGES = ("en-US", "en-GB", "nl-NL", "de-DE", "fr-FR", "es-ES")
 
 
 def _choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
@@ -28,17 +32,26 @@ def _choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
 
 class AgentCreateForm(forms.Form):
     name = forms.CharField(max_length=120, help_text="Shown in Studio, e.g. Support agent.")
-    language = forms.CharField(max_length=16, initial="en-US")
+    language = forms.ChoiceField(choices=language_choices, initial="en-US")
 
 
 class AgentDraftForm(forms.Form):
     name = forms.CharField(max_length=120)
-    language = forms.CharField(
-        max_length=16,
-        help_text="BCP 47 tag, e.g. en-US.",
-        widget=forms.TextInput(attrs={"list": "languages"}),
+    language = forms.ChoiceField(
+        choices=language_choices,
+        help_text="The languages the installed speech recognition understands.",
+        error_messages={
+            "invalid_choice": "“%(value)s” is not a language the installed speech stack "
+            "handles: choose one from the list."
+        },
     )
-    voice = forms.CharField(max_length=40, help_text="Text-to-speech voice; joe is bundled.")
+    voice = forms.ChoiceField(
+        choices=voice_choices,
+        help_text="The installed text-to-speech voices.",
+        error_messages={
+            "invalid_choice": "“%(value)s” is not an installed voice: choose one from the list."
+        },
+    )
     greeting = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -60,6 +73,49 @@ class AgentDraftForm(forms.Form):
         required=False,
         help_text="Model name for the LLM brain, e.g. gpt-4o-mini.",
     )
+    default_handover = forms.ChoiceField(
+        label="Default human handover",
+        required=False,
+        help_text="Where “Can I speak to a person?” goes. With none chosen and several "
+        "handovers, the agent asks the caller which one.",
+    )
+
+    def __init__(self, *args: Any, handover_names: Sequence[str] = (), **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        # A saved language or voice that is no longer installed stays selectable (so the page
+        # shows what the agent has), marked, and reported in `stale` as an error to fix.
+        self.stale: dict[str, str] = {}
+        speech = (
+            ("language", language_choices, language_problem),
+            ("voice", voice_choices, voice_problem),
+        )
+        for name, options, problem in speech:
+            current = (self.initial or {}).get(name)
+            message = problem(current) if current else None
+            if current and message:
+                stale = (current, f"{current} (not available)")
+                _choice_field(self, name).choices = [*options(), stale]
+                self.stale[name] = message
+        choices = [("", "— ask the caller (or the only handover) —")]
+        choices += [(n, n) for n in handover_names]
+        current = (self.initial or {}).get("default_handover")
+        if current and current not in handover_names:
+            choices.append((current, f"{current} (missing)"))
+        _choice_field(self, "default_handover").choices = choices
+
+    def clean_language(self) -> str:
+        return _installed(self.cleaned_data["language"], language_problem)
+
+    def clean_voice(self) -> str:
+        return _installed(self.cleaned_data["voice"], voice_problem)
+
+
+def _installed(value: str, problem: Callable[[str], str | None]) -> str:
+    """The value, unless the speech stack cannot use it (a stale choice kept for display)."""
+    message = problem(value)
+    if message:
+        raise ValidationError(message)
+    return value
 
 
 class KnowledgeForm(forms.Form):

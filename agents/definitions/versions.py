@@ -9,10 +9,18 @@ from django.db import models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from agents.config.llm import llm_missing
+from agents.config.selectors import environment_list
 from agents.definitions.action_models import AgentAction
-from agents.definitions.models import Agent, AgentVersion, ImmutableVersionError, VersionStatus
+from agents.definitions.models import (
+    Agent,
+    AgentVersion,
+    Brain,
+    ImmutableVersionError,
+    VersionStatus,
+)
 from agents.definitions.parts import DefinitionPart, definition_parts
-from agents.definitions.selectors import action_name_in_use
+from agents.definitions.selectors import action_name_in_use, handover_names
 from agents.tenancy.models import Workspace
 
 DRAFT_FIELDS = (
@@ -23,6 +31,7 @@ DRAFT_FIELDS = (
     "system_prompt",
     "brain",
     "llm_model",
+    "default_handover",
     "silence_timeout_seconds",
     "silence_reprompts",
     "knowledge",
@@ -43,8 +52,31 @@ def agent_snapshot(*, agent: Agent) -> dict[str, Any]:
     return snapshot
 
 
+def llm_publish_problem(*, agent: Agent) -> str:
+    """Why an LLM agent cannot answer in any environment yet ("" when one has everything)."""
+    if agent.brain != Brain.LLM:
+        return ""
+    gaps = {
+        environment: llm_missing(environment=environment, llm_model=agent.llm_model)
+        for environment in environment_list(workspace=agent.workspace)
+    }
+    if not gaps or any(not missing for missing in gaps.values()):
+        return "" if gaps else "This workspace has no environment to run the LLM brain in."
+    details = "; ".join(f"{env} lacks {', '.join(missing)}" for env, missing in gaps.items())
+    return (
+        "This agent uses the LLM brain, but no environment has its settings, so every call "
+        f"would only hear an apology: {details}. Set them in Settings → Environments (or "
+        "choose the Embedded brain), then publish."
+    )
+
+
 @transaction.atomic
 def agent_publish(*, agent: Agent, note: str = "", user: Any = None) -> AgentVersion:
+    """Snapshot the draft as the newest published version; an LLM agent needs an environment
+    with its base URL, model and API key first."""
+    problem = llm_publish_problem(agent=agent)
+    if problem:
+        raise ValidationError(problem)
     Agent.objects.select_for_update().filter(pk=agent.pk).first()
     last = AgentVersion.objects.filter(agent=agent).aggregate(n=Max("number"))["n"] or 0
     return AgentVersion.objects.create(
@@ -137,7 +169,21 @@ def _draft_json_errors(agent: Agent) -> dict[str, list[str]]:
             'Intents are a list of {"name": text, "examples": [text], '
             '"response": text, "action": text}.'
         ]
+    problem = _default_handover_problem(agent)
+    if problem:
+        errors["default_handover"] = [problem]
     return errors
+
+
+def _default_handover_problem(agent: Agent) -> str:
+    """The default human handover must name one of the agent's own handover actions."""
+    if not agent.default_handover:
+        return ""
+    names = handover_names(agent=agent.pk) if agent.pk else []
+    if agent.default_handover in names:
+        return ""
+    choose = f"choose one of {', '.join(names)}" if names else "add a handover action first"
+    return f"{agent.default_handover} is not a handover action of this agent; {choose}."
 
 
 def agent_draft_check(*, agent: Agent) -> None:

@@ -2,7 +2,15 @@
 
 from agents.actions.context import CallContext
 from agents.engine.conversation import Conversation
-from agents.engine.events import ActionRan, Decision, EndCall, Handover, Speak, TurnEvent
+from agents.engine.events import (
+    ActionRan,
+    Decision,
+    EndCall,
+    Handover,
+    Problem,
+    Speak,
+    TurnEvent,
+)
 
 __all__ = [
     "ActionRan",
@@ -11,6 +19,7 @@ __all__ = [
     "Decision",
     "EndCall",
     "Handover",
+    "Problem",
     "Speak",
     "TurnEvent",
 ]

@@ -8,25 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypedDict
 
 from agents.actions.context import CallContext
 from agents.actions.runner import run_action
-from agents.engine.embedded import Choice, EmbeddedBrain
+from agents.engine.embedded import Choice, EmbeddedBrain, first_question, handover_title
 from agents.engine.events import ActionRan, Decision, EndCall, Handover, Speak, TurnEvent
+from agents.engine.text_match import HESITATIONS
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_GREETING = "Hello, thank you for calling. How can I help you today?"
-NOT_UNDERSTOOD = "Sorry, I didn't quite catch that. Could you say it again?"
+NOT_UNDERSTOOD = "Sorry, I didn't quite catch that. Could you say it again?"  # unclear audio
+CANNOT_HELP = "I'm sorry, I can't help with that."
+INVITE = "Of course. What would you like to know?"
 DEFAULT_GOODBYE = "Thank you for calling. Goodbye!"
 DEFAULT_HANDOVER_LINE = "Please hold while I transfer your call."
 NO_HUMAN = "I'm sorry, there is nobody I can transfer you to. How else can I help?"
 REPROMPT = "Are you still there? How can I help you?"
 SILENCE_GOODBYE = "I haven't heard anything for a while, so I'll end the call now. Goodbye!"
 HISTORY_LIMIT = 60
+_LETTERS = re.compile(r"[^\W\d_]+")
 
 
 class ConversationState(TypedDict):
@@ -35,6 +40,8 @@ class ConversationState(TypedDict):
     history: list[dict[str, Any]]  # {"role": "caller" | "agent", "text", ["interrupted"]}
     actions_run: list[dict[str, Any]]  # {"name", "ok", "outcome", "at"}
     variables: dict[str, Any]
+    # The handovers named in "whom would you like to speak to?", answered on the next turn.
+    asked_handover: list[str]
 
 
 class Conversation:
@@ -51,6 +58,7 @@ class Conversation:
         self.history: list[dict[str, Any]] = list(state.get("history", []))
         self.actions_run: list[dict[str, Any]] = list(state.get("actions_run", []))
         self.variables: dict[str, Any] = dict(state.get("variables", {}))
+        self.asked_handover: list[str] = list(state.get("asked_handover", []))
         digits = str(ctx.call.get("digits") or "")
         self.context_intent = self.brain.intent_for_digits(digits)
         self._llm = None
@@ -70,6 +78,7 @@ class Conversation:
     def fixed_lines(self) -> list[str]:
         """Lines worth rendering to audio once per version (greeting, answers, handover lines)."""
         lines = [self.greeting(), NOT_UNDERSTOOD, REPROMPT, SILENCE_GOODBYE, DEFAULT_GOODBYE]
+        lines += [self.cannot_help(), INVITE, self.whom_question()]
         lines += [k.get("answer", "") for k in self.snapshot.get("knowledge", [])]
         lines += [h.get("handover_message", "") for h in self.snapshot.get("handover_actions", [])]
         lines += [i.get("response", "") for i in self.snapshot.get("intents", [])]
@@ -79,6 +88,35 @@ class Conversation:
             elif action["kind"] == "static_response" and "{{" not in str(action.get("config")):
                 lines.append(action.get("config", {}).get("response", ""))
         return [line for line in dict.fromkeys(lines) if line and "{{" not in line]
+
+    def cannot_help(self) -> str:
+        """The honest line for a request the agent has nothing for: what it can do instead,
+        naming at most two things (a question it answers, a team it puts callers through to)."""
+        topics = [first_question(k.get("question", "")) for k in self.snapshot.get("knowledge", [])]
+        topics += [
+            i["name"].replace("_", " ")
+            for i in self.snapshot.get("intents", [])
+            if i.get("name") and i.get("response") and not i.get("action")
+        ]
+        topics = [t.rstrip("?. ") for t in topics if t.strip()]
+        teams = [handover_title(h["name"]) for h in self.brain.human_handovers()]
+        ask = f"I can answer questions like {_lower_first(topics[0])}" if topics else ""
+        if topics and teams:
+            offer = f"{ask}, or put you through to {teams[0]}."
+        elif topics:
+            offer = f"{ask}."
+        elif teams:
+            offer = f"I can put you through to {' or '.join(teams[:2])}."
+        else:
+            return CANNOT_HELP
+        return f"{CANNOT_HELP} {offer}"
+
+    def whom_question(self) -> str:
+        """Asked when a caller wants a person and several handovers could be meant."""
+        titles = [handover_title(h["name"]) for h in self.brain.human_handovers()]
+        if len(titles) < 2:
+            return ""
+        return f"Who would you like to speak to: {', '.join(titles[:-1])} or {titles[-1]}?"
 
     def vocabulary_prompt(self, limit: int = 600) -> str:
         """Words this agent expects to hear, to steer speech recognition (Whisper's prompt)."""
@@ -104,6 +142,7 @@ class Conversation:
             "history": self.history,
             "actions_run": self.actions_run[-50:],
             "variables": self.variables,
+            "asked_handover": self.asked_handover,
         }
 
     # ---- turns -------------------------------------------------------------------------
@@ -115,7 +154,17 @@ class Conversation:
                 self._note(event)
                 yield event
             return
-        choice = await asyncio.to_thread(self.brain.choose, caller_text)  # model inference
+        if _unclear(caller_text):
+            self.asked_handover = []
+            yield Decision("unclear", 0.0, summary="nothing: the words were unclear")
+            yield Speak(NOT_UNDERSTOOD, cacheable=True)
+            return
+        asked, self.asked_handover = self.asked_handover, []
+        choice = None
+        if asked:  # the answer to "whom would you like to speak to?"
+            choice = await asyncio.to_thread(self.brain.choose_handover, caller_text, asked)
+        if choice is None:
+            choice = await asyncio.to_thread(self.brain.choose, caller_text)  # model inference
         async for event in self._embedded_turn(choice, caller_text):
             yield event
 
@@ -138,16 +187,22 @@ class Conversation:
             context_choice = self.brain.choose_intent(self.context_intent)
             if context_choice.kind == "handover" or choice.kind == "human":
                 choice = context_choice
-        yield Decision(choice.label, round(choice.score, 3))
+        yield Decision(choice.label, round(choice.score, 3), summary=self.brain.describe(choice))
         if choice.kind == "answer":
-            yield Speak(choice.text or NOT_UNDERSTOOD, cacheable=True)
+            yield Speak(choice.text or self.cannot_help(), cacheable=True)
         elif choice.kind == "unknown":
-            yield Speak(NOT_UNDERSTOOD, cacheable=True)
+            yield Speak(self.cannot_help(), cacheable=True)
+        elif choice.kind == "invite":
+            yield Speak(INVITE, cacheable=True)
         elif choice.kind == "human":
-            handover = next(iter(self.brain.handovers.values()), None)
-            if handover is None:
+            candidates = self.brain.human_handovers()
+            if not candidates:
                 yield Speak(NO_HUMAN, cacheable=True)
+            elif len(candidates) > 1:
+                self.asked_handover = [h["name"] for h in candidates]
+                yield Speak(self.whom_question(), cacheable=True)
             else:
+                handover = candidates[0]
                 yield Speak(handover.get("handover_message") or DEFAULT_HANDOVER_LINE, True)
                 yield Handover(handover, reason=f"Caller asked for a person: {caller_text}")
         elif choice.kind == "handover":
@@ -187,3 +242,13 @@ class Conversation:
         if count > limit:
             return [Speak(SILENCE_GOODBYE, cacheable=True), EndCall("Caller stayed silent")]
         return [Speak(REPROMPT, cacheable=True)]
+
+
+def _unclear(text: str) -> bool:
+    """Nothing but noise was recognised: no word of two letters or more besides hesitations."""
+    words = _LETTERS.findall(text.lower())
+    return not any(len(w) >= 2 and w not in HESITATIONS for w in words)
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]

@@ -19,6 +19,10 @@ from agents.engine.text_match import SemanticMatcher
 # below that the agent asks again rather than guess.
 MATCH_THRESHOLD = 0.32
 MIN_SCORE, MIN_MARGIN = 0.2, 0.12
+# Handovers are chosen by their descriptions: when an intent's examples point to one handover
+# but another handover's own description fits the caller this much better than the intended
+# handover's description does (and fits on its own, ≥ MATCH_THRESHOLD), the description wins.
+DESCRIPTION_MARGIN = 0.1
 GOODBYE_EXAMPLES = (
     "goodbye",
     "bye bye",
@@ -30,6 +34,19 @@ GOODBYE_EXAMPLES = (
     "I have to go now",
 )
 HUMAN_EXAMPLES = ("talk to a person", "speak to a human", "a real person please", "an operator")
+# A caller who opens without saying what they want is invited to ask, not given an answer; only
+# a close match counts (≥ OPENER_THRESHOLD: "Hi, I've got some questions" 0.86, while "tell me
+# a joke" is 0.36 from "I have a question", so short generic examples are left out).
+OPENER_EXAMPLES = (
+    "hello",
+    "hi there",
+    "hello, I have a few questions",
+    "I've got a couple of questions",
+    "I have some questions for you",
+    "good morning, I'd like to ask something",
+)
+OPENER_THRESHOLD = 0.6
+_HANDOVER_PREFIX = re.compile(r"^(?:transfer|handover|hand over|connect|put through)?\s*to\s+")
 
 
 _CLAUSES = re.compile(r"[.;:!?]|,\s*(?:or|and)?\s*|\s+or\s+", re.IGNORECASE)
@@ -75,9 +92,20 @@ def questions(text: str) -> list[str]:
     return list(dict.fromkeys([text.strip(), *parts] if len(parts) > 1 else parts))
 
 
+def handover_title(name: str) -> str:
+    """What a caller calls a handover: "transfer_to_sales" → "sales"."""
+    words = name.replace("_", " ").strip()
+    return _HANDOVER_PREFIX.sub("", words) or words
+
+
+def first_question(text: str) -> str:
+    """The first question a knowledge entry lists, as written."""
+    return next(iter(questions(text)[1:2] or questions(text)), "")
+
+
 @dataclass(frozen=True)
 class Choice:
-    """kind: answer | handover | action | goodbye | human | unknown."""
+    """kind: answer | handover | action | goodbye | human | invite | unknown."""
 
     kind: str
     label: str
@@ -116,6 +144,8 @@ class EmbeddedBrain:
         examples += [("goodbye", e) for e in GOODBYE_EXAMPLES]
         self._choices["human"] = Choice("human", "human", 0)
         examples += [("human", e) for e in HUMAN_EXAMPLES]
+        self._choices["opener"] = Choice("invite", "opener", 0)
+        examples += [("opener", e) for e in OPENER_EXAMPLES]
         self.matcher = SemanticMatcher(examples)
 
     def _intent_choice(self, label: str, intent: dict[str, Any]) -> Choice:
@@ -144,8 +174,11 @@ class EmbeddedBrain:
 
     def choose(self, text: str) -> Choice:
         """The best outcome if it is close enough, or clearly ahead of every other outcome."""
+        scores = self.matcher.scores(text)
+        if scores.get("opener", 0.0) < OPENER_THRESHOLD:
+            scores.pop("opener", None)
         by_outcome: dict[str, tuple[float, str]] = {}
-        for label, score in self.matcher.scores(text).items():
+        for label, score in scores.items():
             outcome = self._outcome(label)
             if score > by_outcome.get(outcome, (-1.0, ""))[0]:
                 by_outcome[outcome] = (score, label)
@@ -159,8 +192,74 @@ class EmbeddedBrain:
         )
         if not confident:
             return Choice("unknown", "not_understood", score)
+        score, label = self._by_description(scores, score, label)
         base = self._choices[label]
         return Choice(base.kind, base.label, score, base.text, base.target)
+
+    def _by_description(
+        self, scores: dict[str, float], score: float, label: str
+    ) -> tuple[float, str]:
+        """An intent that hands over to one handover yields to another handover whose own
+        description fits the caller clearly better than the intended handover's does."""
+        base = self._choices[label]
+        if not label.startswith("intent:") or base.kind != "handover" or base.target is None:
+            return score, label
+        intended = scores.get(f"handover:{base.target['name']}", 0.0)
+        others = [
+            (value, other)
+            for other, value in scores.items()
+            if other.startswith("handover:") and other != f"handover:{base.target['name']}"
+        ]
+        if not others:
+            return score, label
+        best, other = max(others)
+        if best >= MATCH_THRESHOLD and best - intended >= DESCRIPTION_MARGIN:
+            return best, other
+        return score, label
+
+    def choose_handover(self, text: str, names: list[str]) -> Choice | None:
+        """The answer to "whom would you like to speak to?": one of `names`, by its title
+        ("sales") in the words, else by its description; None when neither fits."""
+        spoken = f" {re.sub(r'[^a-z0-9]+', ' ', text.lower())} "
+        named = [n for n in names if f" {handover_title(n).lower()} " in spoken]
+        if len(named) == 1:
+            base = self._choices[f"handover:{named[0]}"]
+            return Choice(base.kind, base.label, 1.0, base.text, base.target)
+        scores = self.matcher.scores(text)
+        ranked = sorted((scores.get(f"handover:{n}", 0.0), f"handover:{n}") for n in names)
+        if not ranked or ranked[-1][0] < MATCH_THRESHOLD:
+            return None
+        score, label = ranked[-1]
+        base = self._choices[label]
+        return Choice(base.kind, base.label, score, base.text, base.target)
+
+    def human_handovers(self) -> list[dict[str, Any]]:
+        """Whom "a person" means: the agent's default human handover, or, when none is chosen
+        (or it no longer exists, or an older snapshot has no such key), every handover."""
+        name = self.snapshot.get("default_handover") or ""
+        if name in self.handovers:
+            return [self.handovers[name]]
+        return list(self.handovers.values())
+
+    def describe(self, choice: Choice) -> str:
+        """The choice in words, for the call timeline."""
+        kind, _, name = choice.label.partition(":")
+        if kind == "knowledge":
+            items = self.snapshot.get("knowledge", [])
+            index = int(name) if name.isdigit() else -1
+            if 0 <= index < len(items):
+                return f"the answer to “{first_question(items[index].get('question', ''))}”"
+        if kind == "intent":
+            target = choice.target["name"] if choice.target else ""
+            return f"the intent “{name}”" + (f" ({choice.kind} {target})" if target else "")
+        if kind in ("handover", "action"):
+            return f"the {kind} {name}"
+        return {
+            "goodbye": "to say goodbye",
+            "human": "to put the caller through to a person",
+            "opener": "to invite the caller to ask",
+            "not_understood": "nothing: no answer fits",
+        }.get(choice.label, choice.label)
 
     def choose_intent(self, intent: dict[str, Any]) -> Choice:
         label = f"intent:{intent.get('name', '')}"

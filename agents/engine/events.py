@@ -43,11 +43,23 @@ class EndCall:
 
 @dataclass(frozen=True)
 class Decision:
-    """Which answer/action the brain chose and how sure it was (for the timeline and evals)."""
+    """Which answer/action the brain chose and how sure it was (for the timeline and evals);
+    `summary` says it in words ("the answer to “What are your opening hours?”")."""
 
     label: str
     score: float = 0.0
     brain: str = "embedded"
+    summary: str = ""
 
 
-TurnEvent = Speak | ActionRan | Handover | EndCall | Decision
+@dataclass(frozen=True)
+class Problem:
+    """Something failed that the caller only heard as an apology: recorded on the timeline
+    (`error` is the failure's class, e.g. ConnectError; the message carries no secret)."""
+
+    kind: str
+    message: str
+    error: str = ""
+
+
+TurnEvent = Speak | ActionRan | Handover | EndCall | Decision | Problem

@@ -20,7 +20,15 @@ import httpx
 from agents.actions.context import CallContext
 from agents.actions.runner import call_secrets, redact, run_action
 from agents.actions.templating import argument_names
-from agents.engine.events import ActionRan, Decision, EndCall, Handover, Speak, TurnEvent
+from agents.engine.events import (
+    ActionRan,
+    Decision,
+    EndCall,
+    Handover,
+    Problem,
+    Speak,
+    TurnEvent,
+)
 from agents.engine.sentences import SentenceSplitter
 from stellar.kernel.egress import egress_client
 
@@ -28,8 +36,6 @@ logger = logging.getLogger(__name__)
 
 APOLOGY = "I'm sorry, I'm having trouble right now. Could you say that again?"
 HANDOVER_MESSAGE = "Please hold while I transfer you."
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
-DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_TIMEOUT_SECONDS = 8.0
 MAX_CONNECT_TIMEOUT_SECONDS = 3.0
 MAX_TOOL_ROUNDS = 3
@@ -43,7 +49,12 @@ CALL_INFO_SKIP = frozenset({"sid", "call_sid", "callsid", "stream_sid", "streams
 
 
 class LlmError(Exception):
-    """The model could not be reached or answered something we cannot use."""
+    """The model could not be reached or answered something we cannot use; `error` names the
+    kind of failure for the call timeline (an exception class, or e.g. HTTP 401)."""
+
+    def __init__(self, message: str, *, error: str = "") -> None:
+        super().__init__(message)
+        self.error = error or type(self).__name__
 
 
 class _Done:
@@ -60,8 +71,9 @@ class LlmBrain:
         self.snapshot = snapshot
         self.ctx = ctx
         llm = ctx.llm or {}
-        self.base_url = str(llm.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
-        self.model = str(llm.get("model") or snapshot.get("llm_model") or DEFAULT_MODEL)
+        # No built-in endpoint or model: what is missing is a configuration error (below).
+        self.base_url = str(llm.get("base_url") or "").rstrip("/")
+        self.model = str(llm.get("model") or snapshot.get("llm_model") or "")
         self.api_key = str(llm.get("api_key") or "")
         try:
             timeout = float(llm.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS)
@@ -83,6 +95,11 @@ class LlmBrain:
         ]
         if knowledge:
             parts.append("Knowledge (answer from this when it fits):\n" + "\n\n".join(knowledge))
+        default_handover = self.snapshot.get("default_handover") or ""
+        if default_handover in self.handovers:
+            parts.append(
+                f"When the caller asks for a person without saying whom, use {default_handover}."
+            )
         call = self.ctx.call or {}
         info = []
         if call.get("from"):
@@ -126,6 +143,16 @@ class LlmBrain:
         self, history: list[dict[str, Any]], caller_text: str
     ) -> AsyncIterator[TurnEvent]:
         """Events for one caller turn: sentences as they stream, actions, handover/end."""
+        missing = self.missing_settings()
+        if missing:
+            logger.warning("LLM brain not configured: no %s", ", ".join(missing))
+            yield Problem(
+                "llm_error",
+                f"The LLM brain is not configured: no {', '.join(missing)} in this environment.",
+                error="LlmNotConfigured",
+            )
+            yield Speak(APOLOGY)
+            return
         messages = self.messages(history, caller_text)
         spoke = False
         try:
@@ -160,12 +187,20 @@ class LlmBrain:
                     if finished:
                         return
         except LlmError as exc:
-            logger.warning("LLM %s at %s failed: %s", self.model, self.base_url, self._safe(exc))
+            detail = self._safe(exc)
+            logger.warning("LLM %s at %s failed: %s", self.model, self.base_url, detail)
+            yield Problem("llm_error", f"The language model failed: {detail}", error=exc.error)
             yield Speak(APOLOGY)
             return
         if not spoke:
             logger.warning("LLM %s at %s gave an empty answer", self.model, self.base_url)
+            yield Problem("llm_error", "The language model gave an empty answer.", "EmptyAnswer")
             yield Speak(APOLOGY)
+
+    def missing_settings(self) -> list[str]:
+        """The settings a turn needs but this call lacks (see agents.config.llm)."""
+        named = {"base URL": self.base_url, "model": self.model, "API key": self.api_key}
+        return [name for name, value in named.items() if not value]
 
     async def _run_tools(
         self,
@@ -181,7 +216,9 @@ class LlmBrain:
             arguments, problem = _arguments(call["arguments"])
             if name in self.handovers:
                 handover = self.handovers[name]
-                yield Decision(label=f"handover:{name}", brain="llm")
+                yield Decision(
+                    label=f"handover:{name}", brain="llm", summary=f"the handover {name}"
+                )
                 if not said:
                     line = handover.get("handover_message") or HANDOVER_MESSAGE
                     yield Speak(line, cacheable=True)
@@ -195,7 +232,7 @@ class LlmBrain:
                 }
                 messages.append(_tool_message(call["id"], content))
                 continue
-            yield Decision(label=f"action:{name}", brain="llm")
+            yield Decision(label=f"action:{name}", brain="llm", summary=f"the action {name}")
             result = await run_action(action, self.ctx, arguments=arguments)
             yield ActionRan(
                 name=name,
@@ -234,8 +271,10 @@ class LlmBrain:
                 item = await queue.get()
                 if isinstance(item, _Done):
                     return
+                if isinstance(item, LlmError):
+                    raise item from None
                 if isinstance(item, BaseException):
-                    raise LlmError(str(item) or type(item).__name__) from None
+                    raise LlmError(str(item) or type(item).__name__, error=type(item).__name__)
                 yield item
         finally:
             reader.cancel()
@@ -262,7 +301,8 @@ class LlmBrain:
                     if response.status_code != 200:
                         detail = (await response.aread())[:MAX_ERROR_BODY_CHARS]
                         raise LlmError(
-                            f"HTTP {response.status_code}: {detail.decode(errors='replace')}"
+                            f"HTTP {response.status_code}: {detail.decode(errors='replace')}",
+                            error=f"HTTP {response.status_code}",
                         )
                     done = finish_seen = False
                     async for line in response.aiter_lines():
@@ -278,11 +318,15 @@ class LlmBrain:
                     if not (done or finish_seen):
                         raise LlmError("the stream ended before the answer did")
         except TimeoutError:
-            queue.put_nowait(LlmError(f"no complete answer within {self.timeout:g} s"))
+            queue.put_nowait(
+                LlmError(f"no complete answer within {self.timeout:g} s", error="TimeoutError")
+            )
         except httpx.TimeoutException as exc:
-            queue.put_nowait(LlmError(f"timed out ({type(exc).__name__})"))
+            queue.put_nowait(
+                LlmError(f"timed out ({type(exc).__name__})", error=type(exc).__name__)
+            )
         except httpx.HTTPError as exc:
-            queue.put_nowait(LlmError(f"{type(exc).__name__}: {exc}"))
+            queue.put_nowait(LlmError(f"{type(exc).__name__}: {exc}", error=type(exc).__name__))
         except Exception as exc:  # LlmError, a malformed stream: all end in the apology
             queue.put_nowait(exc)
         else:

@@ -27,6 +27,9 @@ class VAD(ABC):
 class STT(ABC):
     """Speech-to-text for one finished (or speculative) utterance; blocking, thread-safe."""
 
+    #: Base languages (ISO 639-1, e.g. "en") it transcribes: what an agent may be set to speak.
+    languages: tuple[str, ...] = ()
+
     @abstractmethod
     def transcribe(self, pcm16: np.ndarray, sample_rate: int, prompt: str | None = None) -> str:
         """Transcribe int16 mono audio at `sample_rate`; returns stripped text, "" for silence."""

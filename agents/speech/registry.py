@@ -46,6 +46,16 @@ VAD_PROVIDERS: dict[str, Callable[[], VAD]] = {"webrtc": _webrtc_vad}
 STT_PROVIDERS: dict[str, Callable[[], STT]] = {"whisper": _whisper_stt}
 TTS_PROVIDERS: dict[str, Callable[[], TTS]] = {"piper": _piper_tts}
 
+
+def _whisper_languages() -> tuple[str, ...]:
+    from agents.speech.stt import WhisperSTT  # the class only: its model is not loaded
+
+    return WhisperSTT.languages
+
+
+# What each STT provider transcribes, known without loading its model (Studio forms ask).
+STT_LANGUAGES: dict[str, Callable[[], tuple[str, ...]]] = {"whisper": _whisper_languages}
+
 _instances: dict[str, object] = {}  # setting name → what its provider built
 _locks = {name: threading.Lock() for name in DEFAULTS}
 
@@ -100,6 +110,17 @@ def get_stt() -> STT:
 def get_tts() -> TTS:
     """The process TTS (settings.STELLAR_TTS)."""
     return _get("STELLAR_TTS", TTS_PROVIDERS)
+
+
+def stt_languages() -> tuple[str, ...]:
+    """Base languages the configured STT transcribes (without loading it when it can)."""
+    known = STT_LANGUAGES.get(_setting("STELLAR_STT"))
+    return known() if known is not None else get_stt().languages
+
+
+def tts_voices() -> list[str]:
+    """The voices the configured TTS speaks (its `voices()`; loads it once, like a call would)."""
+    return get_tts().voices()
 
 
 def not_loaded() -> list[str]:

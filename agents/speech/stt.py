@@ -117,6 +117,8 @@ def bundled_model_dir() -> Path:
 class WhisperSTT(STT):
     """faster-whisper, one model per process, one decode at a time (callers use an executor)."""
 
+    languages = ("en",)  # the bundled model is English-only, and decoding is pinned to it
+
     def __init__(
         self,
         model_dir: str | Path | None = None,
@@ -169,7 +171,7 @@ class WhisperSTT(STT):
         try:
             lazy_segments, _info = self._model.transcribe(
                 audio,
-                language="en",
+                language=self.languages[0],
                 beam_size=1,
                 temperature=0.0,  # no fallback re-decodes: bounded latency on a shared core
                 vad_filter=False,

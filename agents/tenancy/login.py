@@ -1,19 +1,24 @@
 """Signing in to Studio: a login view with failure throttling, password reset pages, and the
 invitation email (a password-set link made by Django's password-reset machinery).
 
-Throttling: after `MAX_FAILURES` failed attempts for one username from one IP address within
-`LOCK_SECONDS`, that pair is refused for `LOCK_SECONDS` (counted in the cache: use a shared
-cache such as Redis when running several processes).
+Throttling counts failed attempts twice, in the cache (use a shared cache such as Redis when
+running several processes): per account, whatever the address (`MAX_FAILURES` within
+`LOCK_SECONDS`: guessing from many addresses does not help), and per address, whatever the
+account (`MAX_ADDRESS_FAILURES`: one address cannot spray many accounts). The address is
+REMOTE_ADDR, which Daphne takes from X-Forwarded-For: the proxy must overwrite that header with
+the peer's address (deploy/nginx/stellar.conf), or anyone can pose as anyone. The admin login
+(`admin_login`) sits behind the same counters.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.contrib.auth.models import User
@@ -23,7 +28,8 @@ from django.urls import reverse_lazy
 
 from agents.tenancy.models import Membership
 
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # per account, from any address
+MAX_ADDRESS_FAILURES = 20  # per address, over all accounts
 LOCK_SECONDS = 5 * 60
 LOCKED_MESSAGE = (
     "Too many failed sign-in attempts for this username. For your security, sign-in is "
@@ -31,18 +37,27 @@ LOCKED_MESSAGE = (
 )
 
 
-def _throttle_key(request: HttpRequest, username: str) -> str:
-    ip = request.META.get("REMOTE_ADDR", "")
-    digest = hashlib.sha256(f"{username.strip().lower()}|{ip}".encode()).hexdigest()
-    return f"stellar:login-failures:{digest}"
+def _key(kind: str, value: str) -> str:
+    digest = hashlib.sha256(value.encode()).hexdigest()
+    return f"stellar:login-failures:{kind}:{digest}"
 
 
-def login_failures(request: HttpRequest, username: str) -> int:
-    return int(cache.get(_throttle_key(request, username), 0))
+def _throttle_keys(request: HttpRequest, username: str) -> dict[str, tuple[str, int]]:
+    """{kind: (cache key, limit)} of the counters one attempt is held against."""
+    address = str(request.META.get("REMOTE_ADDR", ""))
+    return {
+        "account": (_key("account", username.strip().lower()), MAX_FAILURES),
+        "address": (_key("address", address), MAX_ADDRESS_FAILURES),
+    }
 
 
-def login_failure_record(request: HttpRequest, username: str) -> int:
-    key = _throttle_key(request, username)
+def login_is_locked(request: HttpRequest, username: str) -> bool:
+    """True while the account or the address has used up its failed attempts."""
+    keys = _throttle_keys(request, username)
+    return any(int(cache.get(key, 0)) >= limit for key, limit in keys.values())
+
+
+def _count(key: str) -> int:
     if cache.add(key, 1, LOCK_SECONDS):
         return 1
     try:
@@ -52,14 +67,26 @@ def login_failure_record(request: HttpRequest, username: str) -> int:
         return 1
 
 
+def login_failure_record(request: HttpRequest, username: str) -> bool:
+    """Count one failed attempt; True when it used up the account's or the address's quota."""
+    keys = _throttle_keys(request, username)
+    return any(_count(key) >= limit for key, limit in keys.values())
+
+
+def login_success_record(request: HttpRequest, username: str) -> None:
+    """The account's counter starts over (the address's does not: one good password among
+    many guesses must not reset a spray)."""
+    cache.delete(_throttle_keys(request, username)["account"][0])
+
+
 class ThrottledLoginView(auth_views.LoginView):
-    """Django's LoginView that refuses a username+IP after 5 failures, for 5 minutes."""
+    """Django's LoginView, refused (429) for an account or address out of attempts."""
 
     template_name = "registration/login.html"
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         username = request.POST.get("username", "")
-        if login_failures(request, username) >= MAX_FAILURES:
+        if login_is_locked(request, username):
             form = self.get_form_class()(request)  # unbound: no authentication attempt
             return self.render_to_response(
                 self.get_context_data(form=form, locked_message=LOCKED_MESSAGE), status=429
@@ -67,16 +94,40 @@ class ThrottledLoginView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
-        username = self.request.POST.get("username", "")
-        if login_failure_record(self.request, username) >= MAX_FAILURES:
+        if login_failure_record(self.request, self.request.POST.get("username", "")):
             return self.render_to_response(
                 self.get_context_data(form=form, locked_message=LOCKED_MESSAGE), status=429
             )
         return super().form_invalid(form)
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
-        cache.delete(_throttle_key(self.request, self.request.POST.get("username", "")))
+        login_success_record(self.request, self.request.POST.get("username", ""))
         return super().form_valid(form)
+
+
+def throttled(login_view: Callable[[HttpRequest], HttpResponse]) -> Callable[..., HttpResponse]:
+    """Put a login view we do not own (Django admin's) behind the same counters: a POST that
+    does not redirect is a failed attempt."""
+
+    def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method != "POST":
+            return login_view(request)
+        username = request.POST.get("username", "")
+        if login_is_locked(request, username):
+            return HttpResponse(LOCKED_MESSAGE, status=429, content_type="text/plain")
+        response = login_view(request)
+        if response.status_code in (301, 302) and request.user.is_authenticated:
+            login_success_record(request, username)
+        elif login_failure_record(request, username):
+            return HttpResponse(LOCKED_MESSAGE, status=429, content_type="text/plain")
+        return response
+
+    return view
+
+
+def admin_login(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """/admin/login/ behind the Studio login's throttle (routed before admin.site.urls)."""
+    return throttled(admin.site.login)(request)
 
 
 def _public_context() -> dict[str, Any]:

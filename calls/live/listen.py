@@ -20,7 +20,7 @@ from calls.handover_state import supervisor_action
 from calls.models import LIVE_STATUSES, Call
 from calls.services import call_event_add
 from calls.twilio.handover import transfer_via_rest
-from stellar.kernel.phone import normalize_e164
+from stellar.kernel.phone import check_destination
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def take_over_action(
                 return action, None
         raise ValidationError(f"The agent has no handover action {handover!r}.")
     if destination:
-        return None, normalize_e164(destination)
+        return None, check_destination(destination)  # an allowed country, never premium-rate
     raise ValidationError("Choose a handover action or enter your phone number.")
 
 

@@ -7,7 +7,9 @@ server → browser  {"type": "snapshot", "call": {...}, "segments": [...], "can_
                    "handover_actions": [...]}, then every monitor.* message as it comes
                    (monitor.audio payloads stay base64 μ-law; audio more than
                   STALE_AUDIO_SECONDS behind the call is dropped, not queued up), and
-                  {"type": "take_over.result", "ok", "path": "live"|"rest"|"none", "detail"}
+                  {"type": "take_over.result", "ok", "path": "live"|"rest"|"none", "detail"},
+                  {"type": "access.changed", "can_take_over"} when the member's role changed,
+                  {"type": "access.removed", "reason"} (then close 4403) when they left
 browser → server  {"action": "take_over", "handover": <name>|null, "destination": <+E164>|null}
                   and nothing else: any other message (audio included) is ignored and counted,
                   so a listener can never put sound into the call.
@@ -27,6 +29,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ValidationError
 
+from calls.live.access_events import member_group
 from calls.live.listen import (
     ListenAccess,
     listen_access,
@@ -44,6 +47,7 @@ TAKE_OVER_REPLY_SECONDS = 3.0
 MAX_CLIENT_MESSAGE = 4096
 STALE_AUDIO_SECONDS = 1.0
 AUDIO_BASELINE_SECONDS = 30.0
+ACCESS_REMOVED = "You are no longer a member of this call's workspace."
 
 # channels ships no types: the wrappers are typed here as what the wrapped functions return.
 _listen_access: Callable[..., Awaitable[ListenAccess | None]] = database_sync_to_async(
@@ -68,6 +72,7 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chan
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.call_id = self.access.call.pk
+        self.user_id = self.scope["user"].pk
         self.monitor_group = monitor_group(self.call_id)
         self.control_group = control_group(self.call_id)
         self._heartbeat: asyncio.Task[None] | None = None
@@ -76,6 +81,7 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chan
         self._audio_delay: dict[str, tuple[float, float, float]] = {}
         await self.accept()
         await self.channel_layer.group_add(self.monitor_group, self.channel_name)
+        await self.channel_layer.group_add(member_group(self.user_id), self.channel_name)
         await self._announce("call.monitor_join")
         self._heartbeat = asyncio.create_task(self._beat())
         snapshot = await _snapshot(call_id=self.call_id)
@@ -108,6 +114,7 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chan
                 task.cancel()
         await self._announce("call.monitor_leave")
         await self.channel_layer.group_discard(self.monitor_group, self.channel_name)
+        await self.channel_layer.group_discard(member_group(self.user_id), self.channel_name)
 
     # ---- browser → server ----------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -118,8 +125,8 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chan
         if not isinstance(message, dict) or message.get("action") != "take_over":
             self._ignore("not a take-over command")
             return
-        access = self.access
-        if access is None:  # never: the socket is only accepted with access
+        access = await self._recheck()  # rights as of now, not as of connect
+        if access is None:
             return
         if not access.can_take_over:
             await self._result(False, "none", "Your role cannot take over calls.")
@@ -140,6 +147,23 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chan
         self._take_over = asyncio.create_task(
             self._run_take_over(action, number, by=access.username)
         )
+
+    async def _recheck(self) -> ListenAccess | None:
+        """Load the member's rights again; a member who lost them is sent away (socket closed)."""
+        access = await _listen_access(user=self.scope.get("user"), call_id=self.call_id)
+        if access is None:
+            logger.info("listener on call %s lost access: closing", self.call_id)
+            await self.send_json({"type": "access.removed", "reason": ACCESS_REMOVED})
+            await self.close(code=CLOSE_FORBIDDEN)
+            return None
+        self.access = access
+        return access
+
+    async def access_changed(self, message: dict[str, Any]) -> None:
+        """The member's membership changed somewhere (calls.live.access_events)."""
+        access = await self._recheck()
+        if access is not None:
+            await self.send_json({"type": "access.changed", "can_take_over": access.can_take_over})
 
     def _ignore(self, why: str) -> None:
         self.ignored += 1

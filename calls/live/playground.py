@@ -6,24 +6,65 @@ engine as a phone call; the session is stored, recorded and finalized like one.
 
 from __future__ import annotations
 
+import secrets
 import uuid
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from agents.definitions.versions import agent_snapshot
-from agents.models import Agent, AgentVersion, Environment, Role
+from agents.models import Agent, AgentVersion, Environment, EnvironmentKind, Role, Workspace
 from agents.tenancy.selectors import membership_for
 from calls.handover_state import pending_handover
 from calls.models import Call, CallSource, CallStatus
 from calls.services import call_end, call_event_add
+from calls.twilio.stream_claims import token_claim
 
 _SALT = "stellar.playground"
 TOKEN_MAX_AGE = 600  # seconds between starting a session and opening its websocket
+LIVE_HEARTBEAT_SECONDS = 60  # a session whose process stopped beating this long is gone
+
+
+def playground_role_for(environment_kind: str) -> str:
+    """The least role that may run the Playground in an environment: Production's secrets and
+    variables are the admins' (an editor's template could read them out), the rest editors'."""
+    return Role.ADMIN if environment_kind == EnvironmentKind.PRODUCTION else Role.EDITOR
+
+
+def playground_may_run(*, user: AbstractBaseUser | AnonymousUser | None, call: Call) -> bool:
+    """Whether `user` may (still) run this Playground call: checked at connect and whenever their
+    membership changes."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    membership = membership_for(user=user, workspace_id=call.workspace_id)
+    kind = call.environment.kind if call.environment is not None else ""
+    return membership is not None and membership.has_role(playground_role_for(kind))
+
+
+def playground_sessions_open(*, workspace_id: int) -> int:
+    """Sessions live on a socket (heartbeat) or still waiting for theirs (token not expired)."""
+    now = timezone.now()
+    return (
+        Call.objects.filter(
+            workspace_id=workspace_id, source=CallSource.PLAYGROUND, ended_at__isnull=True
+        )
+        .filter(
+            Q(created_at__gte=now - timedelta(seconds=TOKEN_MAX_AGE))
+            | Q(
+                stream_ended_at__isnull=True,
+                last_heartbeat_at__gte=now - timedelta(seconds=LIVE_HEARTBEAT_SECONDS),
+            )
+        )
+        .count()
+    )
 
 
 @transaction.atomic
@@ -40,6 +81,17 @@ def playground_session_create(
         raise PermissionDenied("Only editors and above can test agents in the Playground.")
     if environment.workspace_id != agent.workspace_id:
         raise ValidationError("Choose an environment of this workspace.")
+    if not membership.has_role(playground_role_for(environment.kind)):
+        raise PermissionDenied(
+            "Only admins can test in the Production environment: it holds production secrets."
+        )
+    # One workspace at a time (the row lock), so parallel starts cannot all pass the count.
+    Workspace.objects.select_for_update().filter(pk=agent.workspace_id).first()
+    limit = settings.STELLAR_MAX_PLAYGROUND_SESSIONS
+    if playground_sessions_open(workspace_id=agent.workspace_id) >= limit:
+        raise ValidationError(
+            f"This workspace already has {limit} Playground sessions open; end one first."
+        )
     if version is not None and version.agent_id != agent.pk:
         raise ValidationError("Choose a version of this agent.")
     snapshot: dict[str, Any] = (
@@ -70,8 +122,10 @@ def playground_session_create(
 
 
 def playground_token_for(*, call: Call, user: AbstractBaseUser) -> str:
-    """The websocket path segment: signed, bound to this call and this user."""
-    return signing.dumps({"call": call.pk, "user": user.pk}, salt=_SALT, compress=False)
+    """The websocket path segment: signed, bound to this call and this user, new each time (the
+    nonce) and good for one socket (`playground_call_for` claims it)."""
+    data = {"call": call.pk, "user": user.pk, "n": secrets.token_urlsafe(9)}
+    return signing.dumps(data, salt=_SALT, compress=False)
 
 
 def playground_token_load(token: str) -> tuple[int, int] | None:
@@ -91,8 +145,8 @@ def playground_token_load(token: str) -> tuple[int, int] | None:
 def playground_call_for(
     *, token: str, user: AbstractBaseUser | AnonymousUser | None
 ) -> Call | None:
-    """The Playground call the token opens, if it is this user's, not over, and they are still
-    a member of its workspace."""
+    """The Playground call the token opens, once: if it is this user's, not over, and they are
+    still an editor (or above) of its workspace."""
     ids = playground_token_load(token)
     if ids is None or user is None or not getattr(user, "is_authenticated", False):
         return None
@@ -106,7 +160,9 @@ def playground_call_for(
     )
     if call is None or call.stream_ended_at is not None:
         return None
-    if membership_for(user=user, workspace_id=call.workspace_id) is None:
+    if not playground_may_run(user=user, call=call):
+        return None
+    if not token_claim(token, ttl=TOKEN_MAX_AGE):  # a token opens one socket, once
         return None
     return call
 

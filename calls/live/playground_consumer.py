@@ -22,7 +22,13 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from calls.live.playground import playground_call_for, playground_ending, playground_session_end
+from calls.live.access_events import member_group
+from calls.live.playground import (
+    playground_call_for,
+    playground_ending,
+    playground_may_run,
+    playground_session_end,
+)
 from calls.runtime.monitor import GroupSender, MonitorFeed
 from calls.runtime.setup import call_context_for
 from calls.twilio.media_stream import MediaStreamConsumer
@@ -35,6 +41,7 @@ _call_for = database_sync_to_async(playground_call_for)
 _context_for = database_sync_to_async(call_context_for)
 _ending = database_sync_to_async(playground_ending)
 _session_end = database_sync_to_async(playground_session_end)
+_may_run = database_sync_to_async(playground_may_run)
 
 
 class PlaygroundFeed(MonitorFeed):
@@ -73,6 +80,17 @@ class PlaygroundConsumer(MediaStreamConsumer):
         # The page sees what a listener would; supervisors can still listen like to any call.
         monitor = PlaygroundFeed(call.pk, self.channel_layer, self._deliver)
         await self._open(call, context, hangup=self._agent_hung_up, monitor=monitor)
+        if self.session is not None:
+            self.user_group = member_group(self.scope["user"].pk)
+            await self.channel_layer.group_add(self.user_group, self.channel_name)
+
+    async def access_changed(self, message: dict[str, Any]) -> None:
+        """The member's membership changed (calls.live.access_events): still allowed?"""
+        if self.session is None or self._ended:
+            return
+        if not await _may_run(user=self.scope.get("user"), call=self.session.call):
+            self._end_reason = "Your role no longer allows this Playground session"
+            await self.close(code=CLOSE_FORBIDDEN)
 
     def _deliver(self, message: dict[str, Any]) -> None:
         asyncio.create_task(self._send_quietly(message))
@@ -95,6 +113,8 @@ class PlaygroundConsumer(MediaStreamConsumer):
         await self.close()
 
     async def disconnect(self, code: int) -> None:
+        if self.session is not None:
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)
         await super().disconnect(code)  # closes the CallSession: stream end persisted
         if self.session is None or self._ended:
             return

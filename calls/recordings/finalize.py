@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from django.core.files.base import ContentFile
+from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
@@ -35,17 +35,18 @@ def call_finalize(*, call_id: int) -> Call:
         call = Call.objects.select_for_update().get(pk=call_id)
         if call.finalized_at is not None:
             return call
-        built = build_recording(call.pk)
-        if built is not None:
-            Recording.objects.filter(call=call).delete()
-            recording = Recording(
-                call=call,
-                duration_ms=built.duration_ms,
-                size_bytes=len(built.wav),
-                sha256=built.sha256,
-            )
-            recording.file.save(f"{call.call_sid}.wav", ContentFile(built.wav), save=False)
-            recording.save()
+        with build_recording(call.pk) as built:
+            if built is not None:
+                Recording.objects.filter(call=call).delete()
+                recording = Recording(
+                    call=call,
+                    duration_ms=built.duration_ms,
+                    size_bytes=built.size_bytes,
+                    sha256=built.sha256,
+                )
+                # Streamed from the temporary file into the storage, never whole in memory.
+                recording.file.save(f"{call.call_sid}.wav", File(built.file), save=False)
+                recording.save()
         call.summary = summary_for(call)
         call.finalized_at = timezone.now()
         call.save(update_fields=["summary", "finalized_at"])

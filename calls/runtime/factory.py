@@ -62,6 +62,12 @@ def call_session(
         voice=snapshot.get("voice"),
         executor=speech_pool,
         prerender_executor=prerender_pool,
+        on_cut=lambda kind, asked, kept: journal.event(
+            "limit",
+            f"An agent line of {asked} characters was cut to {kept}",
+            limit="max_say_chars",
+            line_kind=kind,
+        ),
     )
     ending = CallEnding(call_id=call.pk, journal=journal, control=control, hangup=hangup)
     turns = TurnLoop(

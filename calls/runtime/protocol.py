@@ -28,6 +28,9 @@ class StreamHandler(Protocol):
     @property
     def started(self) -> bool: ...
 
+    @property
+    def closed(self) -> bool: ...  # the call side ended: what is still queued is ignored
+
     def count_error(self, kind: str, detail: str = "") -> None: ...
 
     async def start(self, *, stream_sid: str, custom_parameters: dict[str, Any]) -> None: ...
@@ -57,6 +60,8 @@ class MediaStreamProtocol:
 
     async def receive(self, text: str | None) -> None:
         """One websocket frame (None: a binary frame, which the protocol never sends)."""
+        if self._handler.closed:
+            return  # e.g. a flooding stream's backlog after it was ended: drained at no cost
         count_error = self._handler.count_error
         if text is None:
             count_error("binary_frame")

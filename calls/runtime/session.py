@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from django.conf import settings
 from django.utils import timezone
 
 from calls import services
@@ -26,6 +27,7 @@ from calls.runtime.engine import LineEngine
 from calls.runtime.journal import CallJournal
 from calls.runtime.listener import Listener
 from calls.runtime.monitor import MonitorFeed
+from calls.runtime.pacing import InboundPacer, KeyPacer
 from calls.runtime.speaker import AgentSpeaker
 from calls.runtime.turns import KeyPress, TakeOver, TurnLoop
 from stellar.kernel import metrics
@@ -36,10 +38,15 @@ HEARTBEAT_SECONDS = 10.0
 TRANSFER_DID_NOT_GO_THROUGH = (
     "I'm sorry, the transfer did not go through. Is there anything else I can help you with?"
 )
+CALL_TOO_LONG = "I'm sorry, this call has reached its maximum length. Goodbye."
+HANG_UP_GRACE_SECONDS = 15.0  # after the goodbye, even if the stream never acknowledges it
 
 
 class AudioSpool(Protocol):
     """Where both tracks are recorded (calls.recordings.spool.CallSpool)."""
+
+    @property
+    def full(self) -> bool: ...  # reached STELLAR_MAX_SPOOL_BYTES: it records no more
 
     def write(self, track: int, offset_ms: int, payload: bytes) -> None: ...
 
@@ -62,6 +69,8 @@ class CallSession:
         ending: CallEnding,
         control: CallControl,
         open_spool: Callable[[], AudioSpool],
+        pacer: InboundPacer | None = None,
+        max_call_seconds: int | None = None,
     ) -> None:
         self.call = call
         self.conversation = conversation
@@ -73,6 +82,14 @@ class CallSession:
         self.ending = ending
         self._control = control
         self._open_spool = open_spool
+        self._pacer = pacer or InboundPacer.from_settings()
+        self._max_dropped_ms = settings.STELLAR_INBOUND_AUDIO_MAX_DROPPED_SECONDS * 1000
+        self._flooding: asyncio.Task[None] | None = None  # ending a stream far ahead
+        self._keys = KeyPacer()
+        if max_call_seconds is None:
+            max_call_seconds = settings.STELLAR_MAX_CALL_SECONDS
+        self._max_call_ms = max_call_seconds * 1000
+        self._spool_full_noted = False
         self.errors: Counter[str] = Counter()
         self.stream_sid = ""
         self.started = False
@@ -96,9 +113,52 @@ class CallSession:
             logger.warning("call %s: bad input %s %s", self.call.call_sid, kind, detail[:200])
 
     def _agent_frame(self, at_ms: int, frame: bytes) -> None:
-        if self._spool is not None:
-            self._spool.write(AGENT, at_ms, frame)
+        self._record(AGENT, at_ms, frame)
         self.monitor.audio("agent", at_ms, frame)
+
+    def _record(self, track: int, at_ms: int, payload: bytes) -> None:
+        """Into the spool, which stops growing at its cap (noted once on the timeline)."""
+        if self._spool is None:
+            return
+        self._spool.write(track, at_ms, payload)
+        if self._spool.full and not self._spool_full_noted:
+            self._spool_full_noted = True
+            metrics.CALL_LIMITS.labels("spool_bytes").inc()
+            self.journal.event(
+                "limit",
+                "The call's audio spool reached its size limit: the rest is not recorded",
+                limit="max_spool_bytes",
+                at_ms=at_ms,
+            )
+
+    async def _end_flooding_stream(self) -> None:
+        """A stream far ahead of real time is no phone (Twilio sends at real time): end it now,
+        and its backlog is then ignored as it drains."""
+        metrics.CALL_LIMITS.labels("inbound_audio_rate").inc()
+        self.journal.event(
+            "limit",
+            "The stream sent audio far faster than real time and was ended",
+            limit="inbound_audio_rate",
+            dropped_ms=int(self._pacer.dropped_ms),
+        )
+        await self.close("The stream sent audio faster than real time")
+        await self.ending.hang_up()
+
+    async def _end_when_too_long(self) -> None:
+        """At STELLAR_MAX_CALL_SECONDS the agent says goodbye and the call ends."""
+        await asyncio.sleep(max(0, self._max_call_ms - self.clock.ms()) / 1000)
+        metrics.CALL_LIMITS.labels("call_seconds").inc()
+        self.journal.event(
+            "limit",
+            f"The call reached its maximum length ({self._max_call_ms // 1000} s) and was ended",
+            limit="max_call_seconds",
+            at_ms=self.clock.ms(),
+        )
+        self.turns.stop()  # no more turns: the goodbye is the last line
+        await self.speaker.clear()
+        await self.speaker.say_line(CALL_TOO_LONG, kind="limit", end_call=True)
+        await asyncio.sleep(HANG_UP_GRACE_SECONDS)  # its mark never came back: end it anyway
+        await self.ending.hang_up()
 
     # ---- the stream ----------------------------------------------------------------------
     async def start(self, *, stream_sid: str, custom_parameters: dict[str, Any]) -> None:
@@ -112,12 +172,14 @@ class CallSession:
             answered = (timezone.now() - self.call.answered_at).total_seconds()
             self.clock.start(answered_seconds_ago=answered)
             self.listener.in_ms = self.clock.ms()
+        self._pacer.start(self.clock.ms())
         self._spool = self._open_spool()
         self.speaker.start(stream_sid, self._agent_frame)
         self._tasks += [
             asyncio.create_task(self.speaker.play(), name="sender"),
             asyncio.create_task(self.turns.run(), name="turns"),
             asyncio.create_task(self.turns.watch_silence(), name="silence"),
+            asyncio.create_task(self._end_when_too_long(), name="max-length"),
         ]
         self.journal.submit(
             services.call_mark_stream_started,
@@ -135,22 +197,44 @@ class CallSession:
         self.speaker.prerender(self.conversation.fixed_lines())
 
     def caller_audio(self, ulaw: bytes) -> None:
+        """Audio that runs ahead of real time, or past the call's length cap, is dropped and
+        counted: never spooled, monitored or fed to the speech models."""
+        if self.closed:
+            return
         at_ms = self.listener.in_ms
-        if self._spool is not None:
-            self._spool.write(CALLER, at_ms, ulaw)
+        if at_ms >= self._max_call_ms:
+            self.count_error("call_too_long")
+            return
+        if not self._pacer.admit(ulaw, self.clock.ms()):
+            self.count_error("audio_ahead_of_real_time")
+            if self._pacer.dropped_ms > self._max_dropped_ms and self._flooding is None:
+                self._flooding = asyncio.create_task(self._end_flooding_stream())
+            return
+        self._record(CALLER, at_ms, ulaw)
         self.monitor.audio("caller", at_ms, ulaw)
         for heard in self.listener.hear(ulaw):
-            self.turns.heard(heard)
+            try:
+                self.turns.heard(heard)
+            except asyncio.QueueFull:
+                self.count_error("turn_queue_full")
         if time.monotonic() - self._last_heartbeat > HEARTBEAT_SECONDS:
             self._last_heartbeat = time.monotonic()
             self.journal.submit(services.call_heartbeat, call_id=self.call.pk)
 
     def caller_pressed(self, digit: str) -> None:
+        if self.closed:
+            return
+        if not self._keys.admit(self.clock.ms()):
+            self.count_error("dtmf_too_fast")
+            return
         self.journal.event(
             "dtmf", f"Caller pressed {digit}", digit=digit, at_ms=self.listener.in_ms
         )
         if self.started:
-            self.turns.put(KeyPress(digit))
+            try:
+                self.turns.put(KeyPress(digit))
+            except asyncio.QueueFull:
+                self.count_error("turn_queue_full")
 
     def mark_played(self, name: str) -> None:
         utt = self.speaker.mark_received(name)
@@ -181,8 +265,11 @@ class CallSession:
             action=action.get("name"),
             destination=action.get("destination", ""),
         )
-        await self.turns.barge_in()
-        self.turns.put(TakeOver(action, by))
+        await self.turns.cut_for_take_over()
+        try:
+            self.turns.put(TakeOver(action, by))
+        except asyncio.QueueFull:
+            return False, "The call is busy; try again in a moment."
         return True, "Transferring the caller."
 
     # ---- end -----------------------------------------------------------------------------

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 from agents.actions.context import CallContext
+from agents.config.llm import llm_settings
 from agents.config.selectors import environment_values
 from agents.config.services import auth_credentials_get
 from calls.models import Call
@@ -16,7 +15,7 @@ def call_context_for(call: Call) -> CallContext:
     values = (
         environment_values(environment=environment)
         if environment is not None
-        else {"secrets": {}, "variables": {}, "auth": {}}
+        else {"secrets": {}, "secret_hosts": {}, "variables": {}, "auth": {}}
     )
     auth = {
         name: {
@@ -24,18 +23,16 @@ def call_context_for(call: Call) -> CallContext:
             "header_name": cred.auth_connector.header_name,
             "token_url": cred.auth_connector.token_url,
             "scope": cred.auth_connector.scope,
+            "allowed_hosts": list(cred.auth_connector.allowed_hosts or []),
             "credentials": auth_credentials_get(credential=cred),
         }
         for name, cred in values["auth"].items()
     }
     snapshot = call.agent_snapshot or {}
     secrets = values["secrets"]
-    llm = {
-        "base_url": values["variables"].get("LLM_BASE_URL")
-        or os.environ.get("STELLAR_LLM_BASE_URL", ""),
-        "model": snapshot.get("llm_model") or values["variables"].get("LLM_MODEL", ""),
-        "api_key": secrets.get("LLM_API_KEY") or os.environ.get("STELLAR_LLM_API_KEY", ""),
-    }
+    llm = llm_settings(
+        llm_model=snapshot.get("llm_model") or "", variables=values["variables"], secrets=secrets
+    ).as_context()
     call_values = {
         "sid": call.call_sid,
         "from": call.from_number,
@@ -47,6 +44,7 @@ def call_context_for(call: Call) -> CallContext:
         call=call_values,
         variables=values["variables"],
         secrets=secrets,
+        secret_hosts=values["secret_hosts"],
         auth=auth,
         environment=environment.kind if environment is not None else "development",
         llm=llm,

@@ -4,11 +4,37 @@ as 20 ms frames with a mark per utterance, and `clear`ed when the caller barges 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
 from concurrent.futures import Executor
 
+from django.conf import settings
+
+from agents.engine.sentences import split_sentences
 from calls.runtime.clock import CallClock
 from calls.runtime.outbound import FrameSink, PacedSender, Send, Utterance
 from calls.runtime.speech_render import PRERENDER_POOL, SPEECH_POOL, SpeechRenderer
+from stellar.kernel import metrics
+
+logger = logging.getLogger(__name__)
+
+LineCut = Callable[[str, int, int], None]  # (utterance kind, characters asked, characters kept)
+
+
+def cut_at_sentence(text: str, limit: int) -> str:
+    """At most `limit` characters of `text`: whole sentences where one fits, else whole words."""
+    if len(text) <= limit:
+        return text
+    kept = ""
+    for sentence in split_sentences(text[: limit + 1])[:-1]:  # the last runs past the limit
+        longer = f"{kept} {sentence}".strip()
+        if len(longer) > limit:
+            break
+        kept = longer
+    if kept:
+        return kept
+    head = text[: limit + 1]  # a word that ends right at the limit is whole
+    return head.rsplit(" ", 1)[0] if " " in head else text[:limit]
 
 
 class AgentSpeaker:
@@ -21,6 +47,8 @@ class AgentSpeaker:
         voice: str | None,
         executor: Executor = SPEECH_POOL,
         prerender_executor: Executor = PRERENDER_POOL,
+        max_chars: int | None = None,
+        on_cut: LineCut | None = None,
     ) -> None:
         self._send = send
         self._clock = clock
@@ -28,6 +56,8 @@ class AgentSpeaker:
         self.voice = voice
         self._executor = executor
         self._prerender_executor = prerender_executor
+        self._max_chars = settings.STELLAR_MAX_SAY_CHARS if max_chars is None else max_chars
+        self._on_cut = on_cut  # the timeline note
         self._sender: PacedSender | None = None
         self.stream_sid = ""
 
@@ -58,7 +88,11 @@ class AgentSpeaker:
 
     async def render_into(self, utt: Utterance, text: str) -> None:
         """Feed `text` into the utterance as it renders: cached lines at once, others sentence
-        by sentence from the TTS thread."""
+        by sentence from the TTS thread. An utterance stops at STELLAR_MAX_SAY_CHARS characters
+        (a 1 MB API response is not read out for hours): cut at a sentence, and noted."""
+        text = self._within_cap(utt, text)
+        if not text:
+            return
         utt.text = f"{utt.text} {text}".strip()
         found = self._renderer.cached(text, self.voice)
         if found is not None:
@@ -72,6 +106,24 @@ class AgentSpeaker:
         await loop.run_in_executor(
             self._executor, self._renderer.render_stream, text, self.voice, feed
         )
+
+    def _within_cap(self, utt: Utterance, text: str) -> str:
+        room = self._max_chars - len(utt.text) - (1 if utt.text else 0)
+        if len(text) <= room:
+            return text
+        if room <= 0:
+            return ""  # already at the cap: noted when the line reached it
+        kept = cut_at_sentence(text, room)
+        metrics.CALL_LIMITS.labels("say_chars").inc()
+        logger.warning(
+            "a %s line of %d characters was cut to %d (STELLAR_MAX_SAY_CHARS)",
+            utt.kind,
+            len(text),
+            len(kept),
+        )
+        if self._on_cut is not None:
+            self._on_cut(utt.kind, len(text), len(kept))
+        return kept
 
     async def say_line(self, text: str, *, kind: str, end_call: bool = False) -> Utterance:
         """One whole line as its own utterance (greeting, error, take-over)."""

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agents.engine import ActionRan, Decision, EndCall, Handover, Speak, TurnEvent
+from agents.engine import ActionRan, Decision, EndCall, Handover, Problem, Speak, TurnEvent
 from agents.speech.endpointer import SpeechStarted
 from calls.models import Speaker
 from calls.runtime.clock import CallClock
@@ -27,6 +27,7 @@ from stellar.kernel.audio import FRAME_MS
 logger = logging.getLogger(__name__)
 
 TAKE_OVER_LINE = "Please hold, I'm connecting you with a colleague."
+MAX_PENDING_INPUTS = 16  # turns waiting to be answered; past it `put` raises asyncio.QueueFull
 ERROR_LINE = "Sorry, something went wrong on my side."
 
 
@@ -65,7 +66,7 @@ class TurnLoop:
         self.silence = silence
         self._finish = finish
         self._label = journal.call.call_sid
-        self._inputs: asyncio.Queue[Input | None] = asyncio.Queue()
+        self._inputs: asyncio.Queue[Input | None] = asyncio.Queue(maxsize=MAX_PENDING_INPUTS)
         self.busy = False  # a turn is being answered
         self.unanswered = ""  # caller words whose answer was never heard (merged into the next)
         self.latencies: list[int] = []  # ms from the caller's last word to the agent's first
@@ -85,6 +86,9 @@ class TurnLoop:
         self._inputs.put_nowait(item)
 
     def stop(self) -> None:
+        """No more turns: the pending ones are dropped if the queue is full, the stop never."""
+        while self._inputs.full():
+            self._inputs.get_nowait()
         self._inputs.put_nowait(None)
 
     @property
@@ -111,7 +115,13 @@ class TurnLoop:
                 self.unanswered = f"{utt.caller_text} {self.unanswered}".strip()
             self.utterance_done(utt)
 
-    def utterance_done(self, utt: Utterance) -> None:
+    async def cut_for_take_over(self) -> None:
+        """A supervisor takes over: the agent stops mid-sentence, but the caller did not speak,
+        so no barge-in is logged and the cut answer is not timed as a turn."""
+        for utt in await self._speaker.clear():
+            self.utterance_done(utt, timed=False)
+
+    def utterance_done(self, utt: Utterance, *, timed: bool = True) -> None:
         """An utterance played to its mark or was cut: what the caller heard goes on record."""
         if utt.recorded or utt.start_ms is None:
             return
@@ -119,7 +129,7 @@ class TurnLoop:
         heard = utt.heard_text()
         self._engine.agent_heard(heard, interrupted=utt.cancelled)
         self.silence.activity()
-        if utt.timing is not None:
+        if timed and utt.timing is not None:
             self._record_timing(utt.timing, utt.start_ms)
         self._journal.segment(
             speaker=Speaker.AGENT,
@@ -221,7 +231,7 @@ class TurnLoop:
             elif isinstance(event, Decision):
                 self._journal.event(
                     "agent_turn",
-                    f"Agent chose {event.label}",
+                    f"Agent chose {event.summary or event.label}",
                     label=event.label,
                     score=event.score,
                     brain=event.brain,
@@ -236,6 +246,8 @@ class TurnLoop:
                     duration_ms=event.duration_ms,
                     inputs=event.inputs,
                 )
+            elif isinstance(event, Problem):
+                self._journal.event(event.kind, event.message, error=event.error)
             elif isinstance(event, Handover | EndCall):
                 ending = event
         self._journal.save_conversation(self._engine.state())

@@ -26,7 +26,12 @@ def timeline(result: CallResult) -> list[TimelineEntry]:
             extra += f"  → agent answered after {_s(u.response_delay)}"
         entries.append(TimelineEntry(at, "caller", label + extra))
     for a in result.agent_utterances:
-        said = f'"{a.text}"' if a.text else f"<{a.duration:.2f} s of audio>"
+        if a.said is not None:  # the server's transcript: what the agent actually said
+            said = f'"{a.said}"'
+        elif a.text:  # only the simulator's own recognition of the audio
+            said = f'heard: "{a.text}"'
+        else:
+            said = f"<{a.duration:.2f} s of audio>"
         details = [f"{a.duration:.2f} s"]
         if a.mark:
             details.append(f"mark {a.mark}")
@@ -40,6 +45,13 @@ def format_transcript(result: CallResult) -> str:
     """The whole call as text: who said what when, then timings, warnings and errors."""
     speed = "" if result.speedup == 1 else f", caller side sped up {result.speedup:g}x"
     lines = [f"Simulated call {result.call_sid} from {result.from_} to {result.to}{speed}"]
+    if result.server is not None:
+        lines.append(f"Answered by: {result.server.answered_by}")
+    elif any(a.text for a in result.agent_utterances):
+        lines.append(
+            "The agent's lines are this simulator's speech recognition of its audio (heard:), "
+            "not the server's transcript."
+        )
     for e in timeline(result):
         lines.append(f"[{e.at:8.3f}s] {e.who:<8} {e.text}")
     t = result.timings

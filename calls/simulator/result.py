@@ -88,7 +88,8 @@ class AgentUtterance:
     started_at: float
     ended_at: float
     pcm: np.ndarray
-    text: str | None = None
+    text: str | None = None  # what the simulator's own speech recognition heard
+    said: str | None = None  # what the server's transcript says the agent said
 
     @property
     def duration(self) -> float:
@@ -212,6 +213,24 @@ class Timings:
     response_delays: list[float | None]
 
 
+@dataclass(frozen=True)
+class ServerRecord:
+    """What the server itself recorded of the call (`manage.py simulate_call` reads it from the
+    database when it can; the simulator itself needs no Django)."""
+
+    agent: str  # the agent's name, "" when no agent took the call
+    version: str  # "v3", "draft"; "" when no version answered
+    outcome: str  # why the call ended (for a refused call: why nothing answered)
+    agent_lines: list[str] = field(default_factory=list)  # the transcript's agent lines, in order
+
+    @property
+    def answered_by(self) -> str:
+        """`Support v3`, or `none: <reason>` when no version answered."""
+        if not self.version:
+            return f"none: {self.outcome or 'no version answered'}"
+        return f"{self.agent} {self.version}".strip()
+
+
 @dataclass
 class CallResult:
     """Everything the simulated Twilio saw during one call."""
@@ -234,6 +253,7 @@ class CallResult:
     warnings: list[str] = field(default_factory=list)
     ended_by: str = ""
     duration: float = 0.0
+    server: ServerRecord | None = None  # the server's own record, when it could be read
 
     # -- convenience views ---------------------------------------------------------------
 
@@ -288,6 +308,18 @@ class CallResult:
             first_agent_media=first,
             response_delays=[u.response_delay for u in self.caller_utterances],
         )
+
+    def attach_server_record(self, record: ServerRecord) -> None:
+        """Give each agent utterance the words the server says it spoke.
+
+        The server records one transcript line per utterance that played (one mark each), so
+        the lines pair with the utterances in order; when the counts differ the pairing would
+        be a guess, and the utterances keep only what the simulator heard."""
+        self.server = record
+        if len(record.agent_lines) != len(self.agent_utterances):
+            return
+        for utterance, line in zip(self.agent_utterances, record.agent_lines, strict=True):
+            utterance.said = line
 
     # -- speech to text ------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 
@@ -27,6 +28,7 @@ from calls.twilio.twiml import (
 from connectors.twilio_client import twilio_client_for
 from handovers.models import Fallback, HandoverKind
 from stellar.kernel.metrics import HANDOVER_OUTCOMES
+from stellar.kernel.phone import check_destination
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,12 @@ def _dial(*, call: Call, handover: HandoverState) -> str:
     action = handover.action
     numbers = handover.destinations
     number = numbers[min(handover.attempt, len(numbers) - 1)]
+    try:  # checked again here: a version published before a policy change may hold anything
+        number = check_destination(number)
+    except ValidationError as exc:
+        _fail(call, handover, "refused", f"Transfer refused: {' '.join(exc.messages)}")
+        call_end(call=call, status=CallStatus.COMPLETED, outcome="Transfer refused by policy")
+        return twiml_apology()
     handover.status = HandoverStatus.DIALING
     handover.destination = number
     handover.save_to(call)

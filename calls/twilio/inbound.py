@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from calls.models import Call, CallStatus
 from calls.services import call_end, call_event_add, call_get_or_create
@@ -50,6 +51,11 @@ TWILIO_VOICE_PARAMS = frozenset(
     ]
 )
 MAX_IVR_PARAMS = 20
+CALL_SID = re.compile(r"CA[0-9a-f]{32}")  # Twilio's format; it reaches file names and headers
+
+
+def call_sid_is_valid(value: str) -> bool:
+    return CALL_SID.fullmatch(value) is not None
 
 
 def ivr_params_from(params: dict[str, str]) -> dict[str, str]:
@@ -62,9 +68,9 @@ def inbound_call_answer(*, connector: PhoneConnector, params: dict[str, str]) ->
     resolution = connector_resolve_version(connector=connector)
     call, created = call_get_or_create(
         call_sid=call_sid,
+        connector_id=connector.pk,
         defaults={
             "workspace_id": connector.workspace_id,
-            "connector": connector,
             "agent_id": connector.agent_id,
             "agent_version": resolution.version,
             "version_label": resolution.label,

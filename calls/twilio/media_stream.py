@@ -23,11 +23,14 @@ from calls.runtime.setup import call_context_for
 from calls.selectors import call_with_connector
 from calls.twilio.handover import handover_mark_reconnected, handover_request
 from calls.twilio.signatures import public_url_for, signature_is_valid
+from calls.twilio.stream_claims import StreamLease, token_aclaim
 from calls.twilio.tokens import call_id_from_media_token
 from connectors.twilio_client import twilio_client_for
 from stellar.kernel.logging_json import call_sid_var
 
 logger = logging.getLogger(__name__)
+
+CLOSE_CALL_TAKEN = 4409  # a second socket for a call that is live elsewhere
 
 
 def send_sms(call: Call, to: str, body: str) -> str:
@@ -63,6 +66,7 @@ _load_context: Callable[[Call], Awaitable[CallContext]] = database_sync_to_async
 class MediaStreamConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels: untyped base
     session: CallSession | None = None
     stream: MediaStreamProtocol | None = None
+    lease: StreamLease | None = None
 
     async def connect(self) -> None:
         token = self.scope["url_route"]["kwargs"]["token"]
@@ -86,6 +90,10 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chan
             logger.warning("media stream refused: call %s already ended", call.call_sid)
             await self.close()
             return
+        if not await token_aclaim(token, ttl=settings.STELLAR_MEDIA_TOKEN_TTL):
+            logger.warning("media stream refused: token of call %s used before", call.call_sid)
+            await self.close()
+            return
         context = await _load_context(call)
         await self._open(
             call, context, hangup=self.close, monitor=MonitorFeed(call.pk, self.channel_layer)
@@ -99,7 +107,14 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chan
         hangup: Callable[[], Awaitable[None]],
         monitor: MonitorFeed,
     ) -> None:
-        """Run the call on this socket; supervisors reach it through its control group."""
+        """Run the call on this socket, unless another socket runs it already; supervisors
+        reach it through its control group."""
+        lease = StreamLease(call.pk, self.channel_name)
+        if not await lease.acquire():
+            logger.warning("stream refused: call %s is live on another socket", call.call_sid)
+            await self.close(code=CLOSE_CALL_TAKEN)
+            return
+        self.lease = lease
         self.session = call_session(
             call=call,
             context=context,
@@ -122,6 +137,8 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chan
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.stream is not None:
+            if self.lease is not None:
+                await self.lease.renew()
             await self.stream.receive(text_data)
 
     async def _stream_stopped(self) -> None:
@@ -131,6 +148,8 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chan
         await self.close()
 
     async def disconnect(self, code: int) -> None:
+        if self.lease is not None:
+            await self.lease.release()
         if self.session is not None:
             await self.channel_layer.group_discard(self.control_group, self.channel_name)
             await self.session.close(f"Websocket closed ({code})")

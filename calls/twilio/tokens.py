@@ -1,6 +1,9 @@
-"""Signed, expiring media-stream tokens bound to one call (the websocket path segment)."""
+"""Signed, expiring, single-use media-stream tokens bound to one call (the websocket path
+segment)."""
 
 from __future__ import annotations
+
+import secrets
 
 from django.conf import settings
 from django.core import signing
@@ -14,7 +17,9 @@ def media_stream_path(call_id: int) -> str:
 
 
 def media_token_for(call_id: int) -> str:
-    return signing.dumps({"call": call_id}, salt=_SALT, compress=False)
+    """A new token each time (the nonce): each opens one stream, once (calls.twilio.stream_claims)."""
+    nonce = secrets.token_urlsafe(9)
+    return signing.dumps({"call": call_id, "n": nonce}, salt=_SALT, compress=False)
 
 
 def call_id_from_media_token(token: str, max_age: int | None = None) -> int | None:

@@ -7,8 +7,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from calls.selectors import call_for_connector
-from calls.services import call_apply_status_callback
-from calls.twilio.inbound import inbound_call_answer
+from calls.services import CallSidTaken, call_apply_status_callback
+from calls.twilio.inbound import call_sid_is_valid, inbound_call_answer
 from calls.twilio.signatures import request_is_from_twilio, request_params
 from connectors.selectors import connector_by_identifier
 from stellar.kernel.metrics import WEBHOOK_LATENCY
@@ -33,9 +33,15 @@ def twilio_voice_webhook(request: HttpRequest, identifier: str) -> HttpResponse:
     if params.get("AccountSid") != connector.twilio_account_sid:
         logger.warning("voice webhook AccountSid mismatch for connector %s", connector.pk)
         return HttpResponseForbidden("Wrong Twilio account.", content_type="text/plain")
-    if not params.get("CallSid"):
-        return HttpResponse("Missing CallSid.", status=400, content_type="text/plain")
-    twiml, _call = inbound_call_answer(connector=connector, params=params)
+    if not call_sid_is_valid(params.get("CallSid", "")):
+        return HttpResponse("Missing or malformed CallSid.", status=400, content_type="text/plain")
+    try:
+        twiml, _call = inbound_call_answer(connector=connector, params=params)
+    except CallSidTaken:
+        logger.warning("voice webhook: CallSid of another connector on connector %s", connector.pk)
+        return HttpResponse(
+            "Unknown CallSid for this number.", status=400, content_type="text/plain"
+        )
     return xml_response(twiml)
 
 
@@ -52,7 +58,9 @@ def twilio_call_status(request: HttpRequest, identifier: str) -> HttpResponse:
     if not request_is_from_twilio(request, auth_token=connector.get_auth_token()):
         return HttpResponseForbidden("Invalid Twilio signature.", content_type="text/plain")
     params = request_params(request)
-    call = call_for_connector(connector=connector, call_sid=params.get("CallSid", ""))
+    if not call_sid_is_valid(params.get("CallSid", "")):
+        return HttpResponse("Missing or malformed CallSid.", status=400, content_type="text/plain")
+    call = call_for_connector(connector=connector, call_sid=params["CallSid"])
     if call is None:
         return HttpResponseNotFound("Unknown call.", content_type="text/plain")
     call_apply_status_callback(call=call, params=params)

@@ -92,6 +92,15 @@
         stats.ended = message.reason || "ended";
         addActivity("ended", message.reason || "The call ended.");
         setStatus("The call ended.");
+        // The header's status badge (studio/calls/_status.html) refreshes itself on this.
+        document.body.dispatchEvent(new Event("call-ended"));
+        break;
+      case "access.changed":  // the member's role changed while listening
+        if (form) form.hidden = !message.can_take_over;
+        break;
+      case "access.removed":
+        stats.ended = message.reason;
+        setStatus(message.reason);
         break;
       case "take_over.result":
         stats.takeOver = message;

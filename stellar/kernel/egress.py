@@ -14,8 +14,10 @@ used to scan the internal network.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
+import ssl
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -182,13 +184,20 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context per process: loading the CA bundle takes ~70 ms of CPU with the GIL
+    held, which would stall the event loop on every request."""
+    return httpx.create_ssl_context()
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport with the guarded network backend, no proxies from the environment."""
 
     def __init__(self, policy: EgressPolicy) -> None:
-        super().__init__(trust_env=False)
+        super().__init__(verify=_ssl_context(), trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=_ssl_context(),
             network_backend=_GuardedBackend(policy),
         )
 
@@ -210,3 +219,7 @@ def egress_client(
         follow_redirects=False,
         trust_env=False,
     )
+
+
+# Built at import, before any event loop serves a call: the first request must not pay for it.
+_ssl_context()

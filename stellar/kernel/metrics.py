@@ -25,3 +25,8 @@ HANDOVER_OUTCOMES = Counter(
     "stellar_handover_outcomes_total", "Handover dial outcomes", ["outcome"]
 )
 FINALIZE_OUTCOMES = Counter("stellar_finalize_total", "finalize_call task outcomes", ["outcome"])
+CALL_LIMITS = Counter(
+    "stellar_call_limits_total",
+    "Calls that hit a bounded-work cap (call length, spool size, line length)",
+    ["limit"],
+)

@@ -84,6 +84,7 @@ def test_an_auth_connector_token_url_on_an_internal_address_is_refused(policy_al
         "crm": {
             "kind": "oauth2_cc",
             "token_url": "http://10.0.0.5/token",
+            "allowed_hosts": ["api.example.com"],
             "credentials": {"client_id": "stellar-id-77", "client_secret": "shh-secret-99"},
         }
     }

@@ -21,6 +21,7 @@ class Handler:
     def __init__(self, *, fail: bool = False) -> None:
         self.call_sid = CALL_SID
         self.started = False
+        self.closed = False
         self.errors: Counter[str] = Counter()
         self.details: list[str] = []
         self.calls: list[tuple[str, Any]] = []

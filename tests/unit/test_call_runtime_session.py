@@ -41,6 +41,7 @@ class Spool:
     def __init__(self) -> None:
         self.records: list[tuple[int, int, int]] = []  # (track, at ms, bytes)
         self.closed = False
+        self.full = False
 
     def write(self, track: int, offset_ms: int, payload: bytes) -> None:
         self.records.append((track, offset_ms, len(payload)))

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.engine import ActionRan, Decision, EndCall, Handover, Speak, TurnEvent
+from agents.engine import ActionRan, Decision, EndCall, Handover, Problem, Speak, TurnEvent
 from agents.speech.endpointer import CALL_ENDPOINTING, Endpointer, UtteranceEnded
 from calls.models import Speaker
 from calls.runtime.clock import CallClock
@@ -301,3 +301,23 @@ def test_silence_counts_reset_when_the_caller_speaks() -> None:
         == 3.0
     )
     assert SilenceWatch.for_agent({}).limit == 2
+
+
+def test_the_timeline_says_what_the_agent_chose_in_words_and_records_brain_failures() -> None:
+    chose = Decision("knowledge:0", 0.9, summary=f"the answer to “{HOURS}”")
+    failed = Problem("llm_error", "The language model failed: HTTP 401", error="HTTP 401")
+
+    async def main() -> None:
+        engine = ScriptedEngine([[chose, Speak(ANSWER)], [failed, Speak("Sorry.")]])
+        async with Line(engine) as line:
+            await line.caller_says(quiet(400) + tone(600) + quiet(800))
+            await line.played()
+            await line.caller_says(tone(600) + quiet(800))
+            await line.played(2)
+            (decision,) = line.writer.events("agent_turn")
+            assert decision["message"] == f"Agent chose the answer to “{HOURS}”"
+            (problem,) = line.writer.events("llm_error")
+            assert problem["message"] == "The language model failed: HTTP 401"
+            assert problem["error"] == "HTTP 401"
+
+    run_virtual(main())

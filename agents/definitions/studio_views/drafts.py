@@ -15,10 +15,10 @@ from agents.definitions.models import Agent
 from agents.definitions.selectors import (
     action_names,
     agent_list_with_latest_version,
+    handover_names,
     latest_published_version,
 )
 from agents.definitions.studio_forms import (
-    LANGUAGES,
     AgentCreateForm,
     AgentDraftForm,
     IntentForm,
@@ -91,7 +91,11 @@ def agent_draft_view(request: StudioRequest, agent_id: int) -> HttpResponse:
     agent = agent_for(request, agent_id)
     names = action_names(agent=agent)
     data = request.POST if request.method == "POST" else None
-    form = AgentDraftForm(data, initial={f: getattr(agent, f) for f in DRAFT_FORM_FIELDS})
+    form = AgentDraftForm(
+        data,
+        initial={f: getattr(agent, f) for f in DRAFT_FORM_FIELDS},
+        handover_names=handover_names(agent=agent),
+    )
     knowledge = KnowledgeFormSet(
         data, prefix="knowledge", initial=knowledge_initial(agent.knowledge)
     )
@@ -129,7 +133,6 @@ def agent_draft_view(request: StudioRequest, agent_id: int) -> HttpResponse:
             "knowledge": knowledge,
             "intents": intents,
             "tab": "draft",
-            "languages": LANGUAGES,
             **draft_state(agent),
         },
         status=400

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from agents.definitions.models import Agent, AgentVersion
+from agents.definitions.models import Agent, AgentVersion, VersionStatus
 from agents.definitions.selectors import agent_version_list
 from agents.definitions.studio_forms import DiffForm, PublishForm
 from agents.definitions.studio_views.drafts import agent_for, draft_state
@@ -31,10 +31,43 @@ from agents.tenancy.access import StudioRequest, studio_view
 from agents.tenancy.models import Role
 
 VERSION_OPERATIONS = {
-    "unpublish": (version_unpublish, "{label} unpublished: connectors no longer answer with it."),
+    "unpublish": (version_unpublish, "{label} unpublished. {next}"),
     "republish": (version_republish, "{label} published again."),
     "lock": (version_lock, "{label} locked: it can no longer be unpublished or deleted."),
 }
+
+
+def next_live_after_unpublish(version: AgentVersion, versions: Sequence[AgentVersion]) -> str:
+    """What answers once `version` is unpublished, said before (to confirm) and after."""
+    published = sorted(
+        (v for v in versions if v.status == VersionStatus.PUBLISHED),
+        key=lambda v: v.number,
+        reverse=True,
+    )
+    pinned = " Connectors pinned to it refuse calls."
+    if not published or published[0] != version:
+        live = published[0].label if published else "no version"
+        return f"{live} stays live for connectors in Published mode.{pinned}"
+    rest = published[1:]
+    if rest:
+        return f"Connectors in Published mode will answer with {rest[0].label} from the next call."
+    return (
+        "No published version is left: connectors in Published mode will refuse calls until "
+        "you publish again."
+    )
+
+
+def _version_rows(versions: Sequence[AgentVersion]) -> list[tuple[AgentVersion, str]]:
+    """Each version with the confirmation its Unpublish button asks (empty when unpublished)."""
+    return [
+        (
+            v,
+            f"Unpublish {v.label}? {next_live_after_unpublish(v, versions)}"
+            if v.status == VersionStatus.PUBLISHED
+            else "",
+        )
+        for v in versions
+    ]
 
 
 def _diff_context(
@@ -62,7 +95,7 @@ def _diff_context(
     (a_label, a_snap), (b_label, b_snap) = side(a), side(b)
     return {
         "diff_form": form,
-        "diff": snapshot_diff(a_snap, b_snap, old_label=a_label, new_label=b_label),
+        "diff": snapshot_diff(a_snap, b_snap),
         "a_label": a_label,
         "b_label": b_label,
     }
@@ -77,6 +110,7 @@ def version_list_view(request: StudioRequest, agent_id: int) -> HttpResponse:
         "agent": agent,
         "versions": versions,
         "publish_form": PublishForm(),
+        "version_rows": _version_rows(versions),
         "tab": "versions",
         **draft_state(agent),
         **_diff_context(agent, versions, request.GET),
@@ -105,12 +139,16 @@ def version_publish_view(request: StudioRequest, agent_id: int) -> HttpResponse:
     agent = agent_for(request, agent_id)
     form = PublishForm(request.POST)
     if form.is_valid():
-        version = agent_publish(agent=agent, note=form.cleaned_data["note"], user=request.user)
-        messages.success(
-            request,
-            f"Published {version.label}. Connectors in Published mode answer with it from "
-            "the next call.",
-        )
+        try:
+            version = agent_publish(agent=agent, note=form.cleaned_data["note"], user=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                f"Published {version.label}. Connectors in Published mode answer with it from "
+                "the next call.",
+            )
     return redirect("studio:version-list", agent_id=agent.pk)
 
 
@@ -131,8 +169,9 @@ def version_operation_view(
         if operation not in VERSION_OPERATIONS:
             raise Http404("No such operation.")
         service, message = VERSION_OPERATIONS[operation]
+        following = next_live_after_unpublish(version, list(agent_version_list(agent=agent)))
         service(version=version)
-        messages.success(request, message.format(label=version.label))
+        messages.success(request, message.format(label=version.label, next=following))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("studio:version-list", agent_id=agent.pk)

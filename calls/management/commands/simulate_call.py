@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ssl
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from calls.simulator import (
     CallResult,
     Digits,
     Say,
+    ServerRecord,
     SimulatedCall,
     Step,
     WaitForAgent,
@@ -31,6 +33,7 @@ if TYPE_CHECKING:  # imported when needed: remote runs may have no app database 
 # Same shape as PhoneConnector.webhook_path, for remote runs where no database is reachable.
 WEBHOOK_PATH = "/v1/agents/{identifier}/twilio-config"
 FAST = 5.0
+SERVER_RECORD_WAIT = 5.0  # seconds to wait for the server to write the call's last lines
 
 
 class _AppendStep(argparse.Action):
@@ -148,6 +151,10 @@ class Command(BaseCommand):
             result = asyncio.run(simulate_call(config))
         except ImportError as exc:
             raise CommandError(f"speech engine unavailable ({exc}); use --wav instead") from exc
+        if options["connector"]:  # the local database is the server's: read its own record
+            record = self._server_record(result.call_sid)
+            if record is not None:
+                result.attach_server_record(record)
         self._transcribe(result, options["no_transcribe"])
         self.stdout.write(format_transcript(result))
         if options["save_audio"]:
@@ -189,6 +196,35 @@ class Command(BaseCommand):
             raise CommandError(
                 f"no database to look the connector up ({exc}); pass --account-sid and --auth-token"
             ) from exc
+
+    def _server_record(self, call_sid: str) -> ServerRecord | None:
+        """The server's record of the call (version, agent lines), once its stream is closed
+        and the lines are written; None when this database does not have the call."""
+        try:
+            from calls.models import Call, Speaker  # needs a configured Django project
+        except ImportError:
+            return None
+        deadline = time.monotonic() + SERVER_RECORD_WAIT
+        try:
+            while True:
+                call = Call.objects.select_related("agent").filter(call_sid=call_sid).first()
+                if call is None:  # another server's database
+                    return None
+                if call.stream_ended_at is not None or call.answered_at is None:
+                    break
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            lines = call.segments.filter(speaker=Speaker.AGENT).order_by("start_ms", "pk")
+            return ServerRecord(
+                agent=call.agent.name if call.agent else "",
+                version=call.version_label,
+                outcome=call.outcome,
+                agent_lines=[s.text for s in lines],
+            )
+        except DatabaseError as exc:
+            self.stderr.write(f"Could not read the server's record of the call ({exc}).")
+            return None
 
     @staticmethod
     def _script(steps: list[tuple[str, str]], wait: float) -> list[Step]:

@@ -1,9 +1,12 @@
 """Load an idempotent demo workspace: a user, a published agent with handovers, a connector."""
 
+import ipaddress
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from agents.config.services import workspace_create
@@ -49,11 +52,28 @@ INTENTS = [
 ]
 
 
+def public_url_is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class Command(BaseCommand):
     help = "Create (or refresh) the demo workspace used by `make run`."
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
+        if not public_url_is_loopback(settings.STELLAR_PUBLIC_URL):
+            raise CommandError(
+                f"stellar_demo creates the user {DEMO_USER!r} with a published password and a "
+                f"connector with a published identifier; STELLAR_PUBLIC_URL is "
+                f"{settings.STELLAR_PUBLIC_URL}, reachable by others. Run the demo only with a "
+                "loopback STELLAR_PUBLIC_URL (e.g. http://127.0.0.1:8000)."
+            )
         user_model = get_user_model()
         user = user_model.objects.filter(username=DEMO_USER).first()
         if user is None:
