@@ -7,12 +7,13 @@ SECRET_KEY, STELLAR_ENCRYPTION_KEYS and STELLAR_PRODUCTION=1. See README "Config
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 
 import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from stellar.kernel.urls import host_is_loopback
 
 # Django classes that django-stubs makes generic (admin.ModelAdmin[Call], forms.ModelForm[Agent])
 # get a run-time __class_getitem__, so the type parameters can be written where they are used.
@@ -58,15 +59,6 @@ STELLAR_ENCRYPTION_KEYS = (
 )
 
 
-def _is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 # The development keys above are public (they are in this file): anyone could forge sessions
 # and password-reset links and decrypt stored secrets with them. Only a server that nobody else
 # can reach (a loopback public URL) may use them.
@@ -78,7 +70,7 @@ _dev_keys = [
     )
     if public
 ]
-if _dev_keys and not _is_loopback_host(_public_host):
+if _dev_keys and not host_is_loopback(_public_host):
     raise ImproperlyConfigured(
         f"STELLAR_PUBLIC_URL is {STELLAR_PUBLIC_URL}, reachable by others, but "
         f"{' and '.join(_dev_keys)} still hold the public development defaults. Set your own "

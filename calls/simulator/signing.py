@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from twilio.request_validator import RequestValidator
+
+from stellar.kernel.urls import url_is_loopback
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _HTTP_SCHEME = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
@@ -22,13 +23,7 @@ def new_sid(prefix: str) -> str:
 
 def is_loopback(url: str) -> bool:
     """Loopback targets must never go through an environment proxy."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return url_is_loopback(url)
 
 
 def compute_signature(auth_token: str, url: str, params: Mapping[str, str] | None = None) -> str:

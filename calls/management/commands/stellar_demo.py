@@ -1,8 +1,6 @@
 """Load an idempotent demo workspace: a user, a published agent with handovers, a connector."""
 
-import ipaddress
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,6 +13,7 @@ from agents.models import Agent, AgentAction, Environment, EnvironmentKind, Work
 from connectors.models import PhoneConnector
 from connectors.services import connector_create
 from handovers.models import HandoverAction
+from stellar.kernel.urls import url_is_loopback
 
 DEMO_USER, DEMO_PASSWORD = "demo", "demo-stellar-2026"
 DEMO_ACCOUNT_SID = "AC" + "d" * 32
@@ -52,22 +51,12 @@ INTENTS = [
 ]
 
 
-def public_url_is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class Command(BaseCommand):
     help = "Create (or refresh) the demo workspace used by `make run`."
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
-        if not public_url_is_loopback(settings.STELLAR_PUBLIC_URL):
+        if not url_is_loopback(settings.STELLAR_PUBLIC_URL):
             raise CommandError(
                 f"stellar_demo creates the user {DEMO_USER!r} with a published password and a "
                 f"connector with a published identifier; STELLAR_PUBLIC_URL is "
