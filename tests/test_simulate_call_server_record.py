@@ -7,6 +7,7 @@ import pytest
 
 from calls.management.commands.simulate_call import Command
 from calls.models import Call, CallStatus, TranscriptSegment
+from calls.simulator import CallResult
 from tests.factories import call_make, world_make
 
 pytestmark = pytest.mark.django_db
@@ -49,3 +50,22 @@ def test_a_refused_call_has_no_version_and_says_why() -> None:
 
 def test_a_call_this_database_does_not_have_gives_no_record() -> None:
     assert Command()._server_record("CA" + "9" * 32) is None
+
+
+def test_failures_on_the_servers_timeline_make_the_simulated_call_fail() -> None:
+    # Given a call Twilio saw as fine whose LLM agent failed on every turn (issue #21, item 4)
+    world = world_make()
+    call = call_make(connector=world.a.connector, call_sid="CA" + "9" * 32)
+    Call.objects.filter(pk=call.pk).update(answered_at=call.created_at)
+    call.events.create(kind="llm_error", message="The language model is not configured.")
+    call.events.create(kind="reply", message="Agent chose the answer to “hours”")
+    Call.objects.filter(pk=call.pk).update(stream_ended_at=call.created_at)
+    # When the command reads the server's record into the simulated call's result
+    record = Command()._server_record(call.call_sid)
+    assert record is not None
+    result = CallResult(call_sid=call.call_sid, account_sid="AC1", from_="+1", to="+2")
+    result.attach_server_record(record)
+    # Then the problem is reported and the call is not OK
+    assert record.problems == ["The language model is not configured."]
+    assert not result.ok
+    assert result.errors == ["server: The language model is not configured."]

@@ -514,6 +514,32 @@ def test_editing_a_connector_keeps_the_token_unless_a_new_one_is_given(world):
     assert connector.get_auth_token() == "rotated"
 
 
+def test_the_connector_form_lets_only_admins_put_the_draft_on_production(world):
+    # Given the connector form asking for the draft to answer Production calls
+    connector = world.a.connector
+    data = {
+        "name": connector.name,
+        "kind": "twilio",
+        "agent": connector.agent_id,
+        "environment": world.a.workspace.environments.get(kind="production").pk,
+        "version_mode": "draft",
+        "twilio_account_sid": connector.twilio_account_sid,
+        "twilio_auth_token": "",
+        "enabled": "on",
+    }
+    # When an editor submits it, then an admin
+    refused = client_for(world.users["editor"]).post(f"/connectors/{connector.pk}/edit/", data)
+    connector.refresh_from_db()
+    unchanged = (connector.environment.kind, connector.version_mode)
+    accepted = client_for(world.users["admin"]).post(f"/connectors/{connector.pk}/edit/", data)
+    connector.refresh_from_db()
+    # Then the editor sees the form again with the reason, and only the admin's save applies
+    assert refused.status_code == 200 and "admin" in refused.content.decode().lower()
+    assert unchanged != ("production", "draft")
+    assert accepted.status_code == 302
+    assert (connector.environment.kind, connector.version_mode) == ("production", "draft")
+
+
 @dataclass
 class TwilioNumber:
     sid: str

@@ -222,6 +222,7 @@ class ServerRecord:
     version: str  # "v3", "draft"; "" when no version answered
     outcome: str  # why the call ended (for a refused call: why nothing answered)
     agent_lines: list[str] = field(default_factory=list)  # the transcript's agent lines, in order
+    problems: list[str] = field(default_factory=list)  # failures on the call's timeline
 
     @property
     def answered_by(self) -> str:
@@ -316,6 +317,9 @@ class CallResult:
         the lines pair with the utterances in order; when the counts differ the pairing would
         be a guess, and the utterances keep only what the simulator heard."""
         self.server = record
+        # A call Twilio saw as fine can still have failed inside (e.g. an LLM agent without a
+        # base URL answers every turn with an apology): the server's timeline says so.
+        self.errors.extend(f"server: {problem}" for problem in record.problems)
         if len(record.agent_lines) != len(self.agent_utterances):
             return
         for utterance, line in zip(self.agent_utterances, record.agent_lines, strict=True):

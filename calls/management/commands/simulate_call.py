@@ -32,6 +32,8 @@ if TYPE_CHECKING:  # imported when needed: remote runs may have no app database 
 
 # Same shape as PhoneConnector.webhook_path, for remote runs where no database is reachable.
 WEBHOOK_PATH = "/v1/agents/{identifier}/twilio-config"
+# Timeline events that mean the call failed inside although Twilio saw nothing wrong.
+PROBLEM_EVENTS = ("llm_error", "error")
 FAST = 5.0
 SERVER_RECORD_WAIT = 5.0  # seconds to wait for the server to write the call's last lines
 
@@ -216,11 +218,13 @@ class Command(BaseCommand):
                     break
                 time.sleep(0.2)
             lines = call.segments.filter(speaker=Speaker.AGENT).order_by("start_ms", "pk")
+            problems = call.events.filter(kind__in=PROBLEM_EVENTS).order_by("at", "pk")
             return ServerRecord(
                 agent=call.agent.name if call.agent else "",
                 version=call.version_label,
                 outcome=call.outcome,
                 agent_lines=[s.text for s in lines],
+                problems=[e.message for e in problems],
             )
         except DatabaseError as exc:
             self.stderr.write(f"Could not read the server's record of the call ({exc}).")
