@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import time
@@ -27,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from agents.speech import registry
 from stellar import shutdown
+from stellar.kernel.urls import host_is_loopback
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +77,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def _may_see_details(request: HttpRequest) -> bool:
     """Probes on this machine (the proxy overwrites X-Forwarded-For, so a stranger cannot pose
     as loopback) and signed-in staff."""
-    try:
-        loopback = ipaddress.ip_address(str(request.META.get("REMOTE_ADDR", ""))).is_loopback
-    except ValueError:
-        loopback = False
+    loopback = host_is_loopback(str(request.META.get("REMOTE_ADDR", "")))
     user = getattr(request, "user", None)
     return loopback or bool(user is not None and user.is_authenticated and user.is_staff)
 

@@ -21,7 +21,7 @@ from calls.simulator.result import (
     TwimlDocument,
 )
 from calls.simulator.script import Audio, Say, Step
-from calls.simulator.signing import OriginMap, build_request, is_loopback, new_sid
+from calls.simulator.signing import OriginMap, build_request, new_sid
 from calls.simulator.stream import StreamSession
 from calls.simulator.twiml import (
     ConnectVerb,
@@ -36,6 +36,7 @@ from calls.simulator.twiml import (
     Verb,
     parse_twiml,
 )
+from stellar.kernel.urls import url_is_loopback
 
 DEFAULT_FAST = 8.0  # speed-up used for `realtime=False`
 DIAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
@@ -192,7 +193,7 @@ class CallSimulator:
         self._steps = deque((s, audio.get(id(s), b"")) for s in self.config.script)
         self._t0 = time.monotonic()
         c = self.config
-        trust_env = not is_loopback(c.base_url)
+        trust_env = not url_is_loopback(c.base_url)
         async with httpx.AsyncClient(
             timeout=c.http_timeout,
             transport=c.transport,

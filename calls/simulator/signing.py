@@ -9,8 +9,6 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from twilio.request_validator import RequestValidator
 
-from stellar.kernel.urls import url_is_loopback
-
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _HTTP_SCHEME = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 _WS_SCHEME = {"http": "ws", "https": "wss"}
@@ -19,11 +17,6 @@ _WS_SCHEME = {"http": "ws", "https": "wss"}
 def new_sid(prefix: str) -> str:
     """Twilio SIDs are a two-letter prefix plus 32 hex digits."""
     return prefix + secrets.token_hex(16)
-
-
-def is_loopback(url: str) -> bool:
-    """Loopback targets must never go through an environment proxy."""
-    return url_is_loopback(url)
 
 
 def compute_signature(auth_token: str, url: str, params: Mapping[str, str] | None = None) -> str:

@@ -27,9 +27,10 @@ from calls.simulator.result import (
     StreamRecord,
 )
 from calls.simulator.script import Audio, Digits, HangUp, Say, Step, Wait, WaitForAgent
-from calls.simulator.signing import compute_signature, is_loopback, new_sid
+from calls.simulator.signing import compute_signature, new_sid
 from calls.simulator.twiml import StreamSpec
 from stellar.kernel.audio import FRAME_BYTES, FRAME_MS, PHONE_RATE, frames, ulaw_to_pcm16
+from stellar.kernel.urls import url_is_loopback
 
 if TYPE_CHECKING:
     from calls.simulator.session import CallSimulator
@@ -94,7 +95,7 @@ class StreamSession:
         sim, rec = self.sim, self.record
         sim.result.streams.append(rec)
         headers = {"x-twilio-signature": compute_signature(self.cfg.auth_token, self.url, {})}
-        proxy: Literal[True] | None = None if is_loopback(rec.connect_url) else True
+        proxy: Literal[True] | None = None if url_is_loopback(rec.connect_url) else True
         # Only for wss: websockets refuses `ssl` with ws://, and `ssl=None` with wss://.
         tls: dict[str, Any] = (
             {"ssl": self.cfg.ssl_context}
