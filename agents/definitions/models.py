@@ -14,6 +14,11 @@ class Brain(models.TextChoices):
     LLM = "llm", "LLM (OpenAI-compatible)"
 
 
+class TurnDetection(models.TextChoices):
+    SMART = "smart", "Smart: ends a finished sentence quickly, waits through pauses"
+    SILENCE = "silence", "Fixed silence (500 ms)"
+
+
 class Agent(models.Model):
     """The draft lives directly on the agent; publishing snapshots it into an AgentVersion."""
 
@@ -33,6 +38,12 @@ class Agent(models.Model):
         max_length=63,
         blank=True,
         help_text="The handover used when a caller asks for a person without saying whom.",
+    )
+    turn_detection = models.CharField(
+        max_length=10,
+        choices=TurnDetection.choices,
+        default=TurnDetection.SMART,
+        help_text="How the agent decides that the caller has finished speaking.",
     )
     silence_timeout_seconds = models.PositiveIntegerField(
         default=8, help_text="Re-prompt the caller after this much silence."
