@@ -7,7 +7,8 @@
 #   make lint   ruff check + ruff format --check, import-linter (the layers), mypy (types)
 #   make bench  python -m benchmarks
 #   make prod-local  production layout on loopback: nginx TLS → 2 Daphne, Celery worker + beat,
-#               PostgreSQL, Redis (PROD_LOCAL_ARGS=--help for ports and the public URL)
+#               PostgreSQL, Redis (PROD_LOCAL_ARGS=--help for ports and the public URL);
+#               HOSTS=2: two machines sharing no disk (spool parts through an S3 store)
 #   make clean  remove .venv, node_modules and caches (keeps var/, your local data)
 
 SHELL := /bin/bash
@@ -86,10 +87,12 @@ bench: $(VENV)/.stamp-dev
 	$(PY) -m benchmarks $(BENCH_ARGS)
 
 # Production topology on this machine until Ctrl-C (tests/prod_local; docs/deploy.md).
+# HOSTS=2 rehearses two machines sharing no disk (their object store, moto, is a dev package).
 PROD_LOCAL_ARGS ?=
+HOSTS ?= 1
 .PHONY: prod-local
-prod-local: $(VENV)/.stamp-run
-	$(PY) -m tests.prod_local $(PROD_LOCAL_ARGS)
+prod-local: $(VENV)/.stamp-$(if $(filter 1,$(HOSTS)),run,dev)
+	$(PY) -m tests.prod_local --hosts $(HOSTS) $(PROD_LOCAL_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .hypothesis

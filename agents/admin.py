@@ -50,6 +50,7 @@ from agents.models import (
     VersionStatus,
     Workspace,
 )
+from agents.testing import admin as testing_admin  # noqa: F401 (registers its pages)
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations

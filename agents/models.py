@@ -14,11 +14,14 @@ from agents.config.models import (
 from agents.definitions.action_models import ActionKind, AgentAction
 from agents.definitions.models import Agent, AgentVersion, Brain, VersionStatus
 from agents.tenancy.models import Membership, Role, Workspace
+from agents.testing.models import AgentTestCase, AgentTestRun
 
 __all__ = [
     "ActionKind",
     "Agent",
     "AgentAction",
+    "AgentTestCase",
+    "AgentTestRun",
     "AgentVersion",
     "AuthConnector",
     "AuthConnectorCredential",

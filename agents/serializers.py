@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from agents.definitions.models import TurnDetection
 from agents.definitions.speech_options import language_problem, voice_problem
 from agents.models import (
     ActionKind,
@@ -143,6 +144,13 @@ class DraftInputSerializer(serializers.Serializer[None]):
         help_text="The handover action used when a caller asks for a person without saying "
         "whom; blank: the only handover, or the agent asks which one.",
     )
+    turn_detection = serializers.ChoiceField(
+        choices=TurnDetection.choices,
+        required=False,
+        help_text="How the agent decides the caller has finished: smart (a turn model and the "
+        "pause's transcript; waits through hesitations and digit groups, up to 1.1 s) or "
+        "silence (a fixed 500 ms).",
+    )
     knowledge = KnowledgeItemSerializer(many=True, required=False)
     intents = IntentSerializer(many=True, required=False)
 
@@ -176,6 +184,7 @@ class DraftOutputSerializer(serializers.Serializer[Agent]):
     brain = serializers.ChoiceField(choices=Brain.choices)
     llm_model = serializers.CharField()
     default_handover = serializers.CharField()
+    turn_detection = serializers.ChoiceField(choices=TurnDetection.choices)
     knowledge = KnowledgeOutputField()
     intents = IntentsOutputField()
     updated_at = serializers.DateTimeField()

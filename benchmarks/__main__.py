@@ -15,6 +15,9 @@ PARTS = {
     "eval": "benchmarks.eval_set",
     "kills": "benchmarks.kills",
     "listeners": "benchmarks.listeners",
+    "webhooks": "benchmarks.webhooks",
+    "capacity": "benchmarks.capacity",
+    "turntaking": "benchmarks.turntaking",
 }
 
 

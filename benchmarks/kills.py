@@ -8,6 +8,12 @@
     the worker logs it received the task, the worker gets SIGKILL. A restarted worker must
     get the task again and finalize the call exactly once.
 
+--hosts 2: the same trials across two machines that share no disk (issue 20). The Daphne and
+this process are host A (own spool directory; this process also plays host A's `spool_ship`,
+shipping what the killed Daphne left, via calls.tasks.ship_host_spools), the Celery worker is
+host B (another spool directory): every recording is built from the parts host A shipped to
+an S3-compatible store (moto on loopback, tests/harness/services.py).
+
 Needs PostgreSQL, Redis and a Celery worker. With DATABASE_URL/REDIS_URL set, a fresh
 database on that PostgreSQL (dropped afterwards) and Redis db 13 are used; otherwise both
 are started here (tests/harness/services.py). The worker is `celery -A stellar worker
@@ -86,10 +92,14 @@ class Trial:
 
 
 @contextlib.contextmanager
-def services() -> Iterator[dict[str, str]]:
-    """DATABASE_URL / REDIS_URL for the trials, isolated from anything else using them."""
+def services(hosts: int = 1) -> Iterator[dict[str, str]]:
+    """DATABASE_URL / REDIS_URL for the trials, isolated from anything else using them; with
+    two hosts, an S3-compatible store for the spool parts and recordings."""
     db_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     with contextlib.ExitStack() as stack:
+        store: dict[str, str] = {}
+        if hosts > 1:
+            store = stack.enter_context(_object_store())
         if db_url.startswith("postgres"):
             db_url = stack.enter_context(_fresh_database(db_url))
             source = "DATABASE_URL's server (fresh database)"
@@ -106,8 +116,47 @@ def services() -> Iterator[dict[str, str]]:
 
             redis_url = stack.enter_context(redis_server()).url
             source += ", Redis started here"
-        print(f"  services: {source}")
-        yield {"DATABASE_URL": db_url, "REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url}
+        print(
+            f"  services: {source}" + (f", S3 {store['STELLAR_S3_ENDPOINT_URL']}" if store else "")
+        )
+        yield {
+            "DATABASE_URL": db_url,
+            "REDIS_URL": redis_url,
+            "CELERY_BROKER_URL": redis_url,
+            **store,
+        }
+
+
+@contextlib.contextmanager
+def _object_store() -> Iterator[dict[str, str]]:
+    """moto's S3 server with a fresh bucket; the settings that put spool parts there."""
+    import boto3
+
+    from tests.harness.services import S3_TEST_CREDENTIALS, s3_server
+
+    with s3_server() as s3:
+        bucket = f"stellar-kills-{os.getpid()}"
+        boto3.client(
+            "s3",
+            endpoint_url=s3.url,
+            aws_access_key_id=S3_TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=S3_TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=S3_TEST_CREDENTIALS["AWS_DEFAULT_REGION"],
+        ).create_bucket(Bucket=bucket)
+        yield {
+            **S3_TEST_CREDENTIALS,
+            "STELLAR_SPOOL_STORE": f"s3://{bucket}/spool",
+            "STELLAR_SPOOL_STORE_ENDPOINT_URL": s3.url,
+            "STELLAR_S3_BUCKET": bucket,
+            "STELLAR_S3_ENDPOINT_URL": s3.url,
+        }
+
+
+def host_env(env: dict[str, str], var_dir: Path, host: str) -> dict[str, str]:
+    """`env` on machine `host`: its own spool directory (only with an object store)."""
+    if "STELLAR_SPOOL_STORE" not in env:
+        return env
+    return {**env, "STELLAR_SPOOL_DIR": str(var_dir / host / "spool"), "STELLAR_HOST_ID": host}
 
 
 @contextlib.contextmanager
@@ -183,7 +232,20 @@ def _django(env: dict[str, str]) -> None:
     django.setup()
 
 
-_DJANGO_ENV = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "STELLAR_VAR_DIR")
+_DJANGO_ENV = (
+    *("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "STELLAR_VAR_DIR", "STELLAR_SPOOL_DIR"),
+    *("STELLAR_HOST_ID", "STELLAR_SPOOL_STORE", "STELLAR_SPOOL_STORE_ENDPOINT_URL"),
+    *("STELLAR_S3_BUCKET", "STELLAR_S3_ENDPOINT_URL"),
+    *("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"),
+)
+
+
+def _ship_left_spools() -> list[int]:
+    """Host A's `spool_ship` sweep (no-op without an object store): the killed Daphne's spool
+    is locked by nobody now, so it goes to the store."""
+    from calls.tasks import ship_host_spools
+
+    return ship_host_spools(grace=0)
 
 
 def _tool(name: str, **kwargs):
@@ -241,7 +303,7 @@ def server_trial(i: int, senv, speech, rnd: random.Random, cold: bool = False) -
     t0 = time.monotonic()
     server = start_daphne(
         "stellar.asgi:application",
-        {**senv.env, "STELLAR_WARMUP": "0" if cold else "1"},
+        {**host_env(senv.env, senv.var_dir, "host-a"), "STELLAR_WARMUP": "0" if cold else "1"},
         senv.var_dir / "daphne.log",
         core=None,
         ready_line=None if cold else "Speech stack warm",
@@ -255,6 +317,7 @@ def server_trial(i: int, senv, speech, rnd: random.Random, cold: bool = False) -
     if trial.call_id is None:
         trial.note = f"no call row ({call.stats.error})"
         return trial
+    _ship_left_spools()
     _tool("sweep", now_offset=3600.0)
     info = _wait_finalized(trial.call_id, timeout=30)
     _check(trial, info, speech_from_ms=600)
@@ -288,6 +351,7 @@ def worker_trial(i: int, worker: Worker, spool_seconds: float, redelivery_timeou
         worker.start()
     made = _tool("ended-call", seconds=spool_seconds)
     trial.call_id, trial.expected_ms = made["id"], made["duration_ms"]
+    _ship_left_spools()  # two hosts: the call's spool goes to the store, for host B's worker
     offset = worker.size()
     _tool("enqueue", call_id=trial.call_id)
     deadline = time.monotonic() + 20
@@ -341,6 +405,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--spool-seconds", type=float, default=600.0, help="(b) call length")
     p.add_argument("--visibility-timeout", type=int, default=5, help="(b) broker, seconds")
+    p.add_argument(
+        "--hosts",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: Daphne on host A, worker on host B, spool parts through an S3 store",
+    )
     return p
 
 
@@ -348,15 +419,24 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.quick:
         args.trials = min(args.trials, 3)
-    banner(f"kills: {args.trials} trials per kind (SIGKILL server mid-call, worker mid-finalize)")
+    where = " across two hosts (no shared disk)" if args.hosts > 1 else ""
+    banner(
+        f"kills: {args.trials} trials per kind (SIGKILL server mid-call, worker mid-finalize)"
+        + where
+    )
     started = time.monotonic()
     rnd = random.Random(7)
-    speech = render_caller_lines([CALLER_LINE])[CALLER_LINE]
     results: dict[str, list[Trial]] = {"server": [], "worker": []}
-    with services() as svc, stellar_env(svc) as senv:
-        _django(senv.env)
+    with services(args.hosts) as svc, stellar_env(svc) as senv:
+        _django(host_env(senv.env, senv.var_dir, "host-a"))  # this process is on host A
         logging.getLogger("httpx").setLevel(logging.WARNING)
-        worker = Worker(senv.env, senv.var_dir / "celery.log", args.visibility_timeout)
+        # After Django is set up: the speech registry reads the settings.
+        speech = render_caller_lines([CALLER_LINE])[CALLER_LINE]
+        worker = Worker(
+            host_env(senv.env, senv.var_dir, "host-b"),
+            senv.var_dir / "celery.log",
+            args.visibility_timeout,
+        )
         worker.start()
         try:
             if args.only in (None, "server"):

@@ -19,6 +19,7 @@ from agents.tenancy.access import StudioRequest, studio_view
 from calls.models import LIVE_STATUSES, Call, CallStatus, Recording
 from calls.recordings.download import recording_response
 from calls.selectors import call_detail, call_list
+from calls.turn_latency import turn_latency_strips
 from connectors.models import PhoneConnector
 
 PAGE_SIZE = 50
@@ -157,6 +158,7 @@ def call_detail_view(request: StudioRequest, call_id: int) -> HttpResponse:
         recording = call.recording
     except Recording.DoesNotExist:
         recording = None
+    events = list(call.events.all())
     return render(
         request,
         "studio/calls/detail.html",
@@ -166,8 +168,9 @@ def call_detail_view(request: StudioRequest, call_id: int) -> HttpResponse:
             # (key, value) pairs: in a template, `ivr_params.items` would look up a caller's
             # parameter named "items" before the dict method
             "ivr_params": list((call.ivr_params or {}).items()),
-            "events": list(call.events.all()),
+            "events": events,
             "segments": list(call.segments.all()),
+            "latency": turn_latency_strips(events),
         },
     )
 

@@ -301,6 +301,10 @@ def shoot(base: str, ids: dict, out: Path) -> list[Path]:
         snap("draft-editor")
         page.goto(f"{base}/agents/{agent}/actions/")
         snap("actions")
+        page.goto(f"{base}/agents/{agent}/tests/")  # the first visit writes the generated suite
+        page.get_by_role("button", name="Run tests").click()
+        page.wait_for_selector("#last-run .run-summary")
+        snap("agent-tests")
         page.goto(f"{base}/agents/{agent}/handovers/new/phone/")
         page.get_by_label("Name", exact=True).fill("transfer_to_billing")
         page.get_by_label("Description", exact=True).fill(

@@ -17,6 +17,7 @@ from agents.api import (
     SecretViewSet,
     VariableViewSet,
 )
+from agents.testing.api import AgentTestCaseViewSet, AgentTestRunViewSet
 from calls.api import CallViewSet
 from connectors.api import PhoneConnectorViewSet
 from handovers.api import HandoverActionViewSet
@@ -28,6 +29,8 @@ router.register("agents", AgentViewSet, basename="agent")
 router.register(f"{AGENT}/versions", AgentVersionViewSet, basename="agent-version")
 router.register(f"{AGENT}/actions", AgentActionViewSet, basename="agent-action")
 router.register(f"{AGENT}/handover-actions", HandoverActionViewSet, basename="handover-action")
+router.register(f"{AGENT}/tests", AgentTestCaseViewSet, basename="agent-test")
+router.register(f"{AGENT}/test-runs", AgentTestRunViewSet, basename="agent-test-run")
 router.register("environments", EnvironmentViewSet, basename="environment")
 router.register("secrets", SecretViewSet, basename="secret")
 router.register("variables", VariableViewSet, basename="variable")

@@ -143,7 +143,35 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+# A psycopg connection pool per process (PostgreSQL only): under ASGI every HTTP request and
+# every consumer database hop runs in a thread of its own, so without a pool each one opens a
+# new PostgreSQL connection (TCP + authentication) and persistent connections would leak with
+# their threads. DB_POOL_MAX_SIZE=0 (the default) keeps a plain connection per request.
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
+if DB_POOL_MAX_SIZE > 0:
+    if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        raise ImproperlyConfigured("DB_POOL_MAX_SIZE needs a PostgreSQL DATABASE_URL.")
+    if DATABASES["default"]["CONN_MAX_AGE"]:
+        raise ImproperlyConfigured(
+            "DB_POOL_MAX_SIZE and DB_CONN_MAX_AGE exclude each other: set DB_CONN_MAX_AGE=0 "
+            "(the pool keeps the connections)."
+        )
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),  # seconds to wait for a connection
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Which connections this Daphne process serves (docs/deploy.md, "HTTP and media processes"):
+# "all" (the default) serves everything; "http" serves plain HTTP only (webhooks, Twilio
+# callbacks, Studio, API), refuses websockets and never loads the speech models, so a webhook
+# never waits behind the audio loop of live calls. nginx routes the websockets elsewhere.
+STELLAR_PROCESS_ROLE = env.str("STELLAR_PROCESS_ROLE", default="all")
+if STELLAR_PROCESS_ROLE not in ("all", "http"):
+    raise ImproperlyConfigured(
+        f"STELLAR_PROCESS_ROLE={STELLAR_PROCESS_ROLE!r}: use 'all' (default) or 'http'."
+    )
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
@@ -223,6 +251,19 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 MEDIA_ROOT = Path(env.str("STELLAR_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"  # never served publicly; recordings go through an authenticated view
 STELLAR_SPOOL_DIR = Path(env.str("STELLAR_SPOOL_DIR", default=str(VAR_DIR / "spool")))
+# Many machines, no shared disk: s3://bucket/prefix, where each Daphne host ships its spool
+# parts at stream end and any worker finalizes from (calls/recordings/shipping.py). Empty: the
+# worker reads STELLAR_SPOOL_DIR (Daphne and workers on one machine). Credentials as boto3
+# reads them (AWS_ACCESS_KEY_ID, ...): never in settings, never logged.
+STELLAR_SPOOL_STORE = env.str("STELLAR_SPOOL_STORE", default="")
+STELLAR_SPOOL_STORE_ENDPOINT_URL = env.str(
+    "STELLAR_SPOOL_STORE_ENDPOINT_URL", default=env.str("STELLAR_S3_ENDPOINT_URL", default="")
+)
+STELLAR_SPOOL_STORE_REGION = env.str(
+    "STELLAR_SPOOL_STORE_REGION", default=env.str("STELLAR_S3_REGION", default="")
+)
+# This machine's name in the spool parts it ships (one spool directory per host).
+STELLAR_HOST_ID = env.str("STELLAR_HOST_ID", default="")
 
 _S3_BUCKET = env.str("STELLAR_S3_BUCKET", default="")
 STORAGES = {

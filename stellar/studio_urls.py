@@ -7,6 +7,7 @@ app_name = "studio"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="studio:agent-list"), name="home"),
     path("", include("agents.definitions.studio_urls")),
+    path("", include("agents.testing.studio_urls")),
     path("", include("handovers.studio_urls")),
     path("", include("agents.config.studio_urls")),
     path("", include("agents.tenancy.studio_urls")),

@@ -25,6 +25,8 @@ from agents.models import (
     Variable,
     VariableValue,
 )
+from agents.testing.models import AgentTestCase, AgentTestRun
+from agents.testing.services import case_create
 from connectors.models import PhoneConnector
 from handovers.models import HandoverAction
 from tests.factories import ACCOUNT_SID, World, api_client, user_make, world_make
@@ -60,6 +62,8 @@ class Endpoint:
             "connector": w.a.connector.pk,
             "call": w.a.call.pk,
             "member": w.extra_member.pk,
+            "test": w.a.agent.test_cases.order_by("pk").values_list("pk", flat=True).first(),
+            "test_run": w.a.agent.test_runs.order_by("pk").values_list("pk", flat=True).first(),
         }
         return "/api/v1/" + self.path.format(**ids)
 
@@ -98,6 +102,8 @@ ACTION = {"name": "opening_hours", "description": "Hours", "kind": "end_call"}
 HANDOVER = {"name": "transfer_to_sales", "description": "Buy", "destination": "+31201234567"}
 NEW_HANDOVER = {**HANDOVER, "name": "transfer_to_support", "destination": "+442079460958"}
 VERSION = "agents/{agent}/versions/{version}/"
+TEST = "agents/{agent}/tests/{test}/"
+TEST_CASE = {"name": "weather", "turns": [{"say": "Will it rain?", "expect": "out_of_scope"}]}
 E = Endpoint
 ENDPOINTS = {
     # agents and the draft
@@ -127,6 +133,17 @@ ENDPOINTS = {
     "version-put": E("put", VERSION, "editor", 405, {"note": "x"}),
     "version-patch": E("patch", VERSION, "editor", 405, {"note": "x"}),
     "version-delete": E("delete", VERSION, "editor", 405),
+    # agent tests
+    "tests-list": E("get", "agents/{agent}/tests/", "viewer", 200),
+    "tests-create": E("post", "agents/{agent}/tests/", "editor", 201, TEST_CASE),
+    "tests-generate": E("post", "agents/{agent}/tests/generate/", "editor", 201),
+    "test-get": E("get", TEST, "viewer", 200),
+    "test-put": E("put", TEST, "editor", 200, TEST_CASE),
+    "test-patch": E("patch", TEST, "editor", 405, TEST_CASE),
+    "test-delete": E("delete", TEST, "editor", 204),
+    "test-runs-list": E("get", "agents/{agent}/test-runs/", "viewer", 200),
+    "test-runs-create": E("post", "agents/{agent}/test-runs/", "editor", 201, {}),
+    "test-run-get": E("get", "agents/{agent}/test-runs/{test_run}/", "viewer", 200),
     # agent actions
     "actions-list": E("get", "agents/{agent}/actions/", "viewer", 200),
     "actions-create": E(
@@ -248,6 +265,8 @@ def database_state() -> tuple:
         table(AuthConnectorCredential, "ciphertext"),
         table(PhoneConnector, "name", "enabled", "twilio_auth_token_ciphertext", "workspace_id"),
         table(Membership, "role", "workspace_id"),
+        table(AgentTestCase, "name", "turns"),
+        table(AgentTestRun, "status"),
     )
 
 
@@ -258,6 +277,11 @@ def shared_world(django_db_setup, django_db_blocker):
     from exactly these rows. Flushed when the module is done."""
     with django_db_blocker.unblock():
         built = world_make()
+        for tenant in (built.a, built.b):  # a test case and a finished run of each agent
+            case_create(agent=tenant.agent, name="hours", turns=[TEST_CASE["turns"][0]])
+            AgentTestRun.objects.create(
+                agent=tenant.agent, brain="embedded", trigger="manual", status="done"
+            )
     yield built
     with django_db_blocker.unblock():
         call_command("flush", interactive=False, verbosity=0)

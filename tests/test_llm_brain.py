@@ -142,6 +142,21 @@ def test_sentences_are_spoken_while_the_reply_still_streams(logs):
     assert API_KEY not in logs.text
 
 
+def test_a_long_first_sentence_starts_speaking_at_its_first_comma():
+    long = Rule(
+        when="parcel",
+        text="Thank you for waiting so patiently on the line today, I have found your parcel "
+        "and it ships tomorrow morning, before noon. It arrives on Friday.",
+    )
+    with OpenAIPeer([long], api_key=API_KEY) as peer:
+        timed = collect(LlmBrain(SNAPSHOT, make_ctx(peer)), "Where is my parcel?")
+    assert events(timed) == [
+        Speak("Thank you for waiting so patiently on the line today,"),  # the caller waits
+        Speak("I have found your parcel and it ships tomorrow morning, before noon."),
+        Speak("It arrives on Friday."),
+    ]
+
+
 def test_history_becomes_user_and_assistant_messages():
     history = [
         {"role": "caller", "text": "Hi there"},

@@ -29,3 +29,5 @@ class CallContext:
     llm: dict[str, Any] = field(default_factory=dict, repr=False)  # base_url, model, api_key
     # OAuth2 access tokens fetched during the call: connector name → (token, monotonic expiry).
     oauth_tokens: dict[str, tuple[str, float]] = field(default_factory=dict, repr=False)
+    # Agent tests run actions without side effects: no HTTP request, no text message sent.
+    dry_run: bool = False

@@ -56,6 +56,15 @@ async def end_call(
     return ActionResult(ok=True, say=text, outcome="Ended the call.", end_call=True)
 
 
+# Kinds with an effect outside the call; a dry run (agent tests) only says what it would do.
+SIDE_EFFECT_KINDS = {"api_call": "make the API call", "send_sms": "send the text message"}
+
+
+def _dry_run(action: dict[str, Any]) -> ActionResult:
+    doing = SIDE_EFFECT_KINDS[action.get("kind", "")]
+    return ActionResult(ok=True, outcome=f"Dry run: would {doing} ({action.get('name', '')}).")
+
+
 HANDLERS: dict[str, Handler] = {
     "static_response": static_response,
     "api_call": api_call,
@@ -77,6 +86,8 @@ async def run_action(
     try:
         if handler is None:
             result = ActionResult(ok=False, outcome=f"Unknown action kind {kind!r}.")
+        elif ctx.dry_run and kind in SIDE_EFFECT_KINDS:
+            result = _dry_run(action)
         else:
             result = await handler(action, ctx, dict(arguments or {}))
     except (TemplateError, TemplateLimitError) as exc:

@@ -11,7 +11,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from agents.definitions.action_models import ActionKind, AgentAction
-from agents.definitions.models import AgentVersion, Brain
+from agents.definitions.models import AgentVersion, Brain, TurnDetection
 from agents.definitions.speech_options import (
     language_choices,
     language_problem,
@@ -79,6 +79,15 @@ class AgentDraftForm(forms.Form):
         help_text="Where “Can I speak to a person?” goes. With none chosen and several "
         "handovers, the agent asks the caller which one.",
     )
+    turn_detection = forms.ChoiceField(
+        label="End of the caller's turn",
+        choices=TurnDetection.choices,
+        initial=TurnDetection.SMART,
+        required=False,  # a post without it keeps the agent's current choice
+        help_text="Smart answers a finished sentence a fraction of a second into the pause and "
+        "waits (up to 1.1 s) through hesitations and numbers read out in groups; fixed silence "
+        "always waits 500 ms.",
+    )
 
     def __init__(self, *args: Any, handover_names: Sequence[str] = (), **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -108,6 +117,10 @@ class AgentDraftForm(forms.Form):
 
     def clean_voice(self) -> str:
         return _installed(self.cleaned_data["voice"], voice_problem)
+
+    def clean_turn_detection(self) -> str:
+        chosen = self.cleaned_data.get("turn_detection")
+        return str(chosen or (self.initial or {}).get("turn_detection") or TurnDetection.SMART)
 
 
 def _installed(value: str, problem: Callable[[str], str | None]) -> str:

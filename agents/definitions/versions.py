@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
@@ -32,6 +34,7 @@ DRAFT_FIELDS = (
     "brain",
     "llm_model",
     "default_handover",
+    "turn_detection",
     "silence_timeout_seconds",
     "silence_reprompts",
     "knowledge",
@@ -41,6 +44,29 @@ ACTION_FIELDS = ("name", "description", "kind", "config")
 # The agent's own actions as a part of its definition (AgentsConfig.ready() registers it first,
 # so "actions" comes before the parts other apps register, e.g. "handover_actions").
 AGENT_ACTIONS = DefinitionPart(key="actions", model=AgentAction, fields=ACTION_FIELDS)
+
+
+@dataclass(frozen=True)
+class PublishCheck:
+    """Work another package does on every publish (agents.testing runs the agent's tests):
+    `run` right after the version is created, `report` one line for whoever published."""
+
+    run: Callable[[AgentVersion, Any], None]
+    report: Callable[[AgentVersion], str]
+
+
+_PUBLISH_CHECKS: list[PublishCheck] = []
+
+
+def publish_check_register(check: PublishCheck) -> None:
+    """Called from an AppConfig.ready(), so definitions import nothing above them."""
+    if check not in _PUBLISH_CHECKS:
+        _PUBLISH_CHECKS.append(check)
+
+
+def publish_reports(*, version: AgentVersion) -> list[str]:
+    """What the publish checks have to say about `version` (empty lines left out)."""
+    return [line for check in _PUBLISH_CHECKS if (line := check.report(version))]
 
 
 def agent_snapshot(*, agent: Agent) -> dict[str, Any]:
@@ -79,7 +105,7 @@ def agent_publish(*, agent: Agent, note: str = "", user: Any = None) -> AgentVer
         raise ValidationError(problem)
     Agent.objects.select_for_update().filter(pk=agent.pk).first()
     last = AgentVersion.objects.filter(agent=agent).aggregate(n=Max("number"))["n"] or 0
-    return AgentVersion.objects.create(
+    version = AgentVersion.objects.create(
         agent=agent,
         number=last + 1,
         status=VersionStatus.PUBLISHED,
@@ -88,6 +114,9 @@ def agent_publish(*, agent: Agent, note: str = "", user: Any = None) -> AgentVer
         created_by=user if getattr(user, "is_authenticated", False) else None,
         published_at=timezone.now(),
     )
+    for check in _PUBLISH_CHECKS:
+        check.run(version, user)
+    return version
 
 
 def version_unpublish(*, version: AgentVersion) -> AgentVersion:

@@ -11,7 +11,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from agents.actions.context import CallContext
 from agents.actions.runner import run_action
@@ -42,9 +42,25 @@ class ConversationState(TypedDict):
     variables: dict[str, Any]
     # The handovers named in "whom would you like to speak to?", answered on the next turn.
     asked_handover: list[str]
+    # The two outcomes (brain labels) named in a clarifying question, answered on the next turn.
+    clarify_options: NotRequired[list[str]]
+    # The handover label the honest line offered ("… or put you through to reception"): a
+    # "yes please" on the next turn takes it.
+    offered: NotRequired[str]
+    # What the caller asked last that got an answer: "and on Saturday?" is read with it.
+    topic: NotRequired[str]
 
 
 class Conversation:
+    # Between turns (see ConversationState); set by `_load`.
+    history: list[dict[str, Any]]
+    actions_run: list[dict[str, Any]]
+    variables: dict[str, Any]
+    asked_handover: list[str]
+    clarify_options: list[str]
+    offered: str
+    topic: str
+
     def __init__(
         self,
         snapshot: dict[str, Any],
@@ -54,11 +70,7 @@ class Conversation:
         self.snapshot = snapshot or {}
         self.ctx = ctx
         self.brain = EmbeddedBrain(self.snapshot)
-        state = state or {}
-        self.history: list[dict[str, Any]] = list(state.get("history", []))
-        self.actions_run: list[dict[str, Any]] = list(state.get("actions_run", []))
-        self.variables: dict[str, Any] = dict(state.get("variables", {}))
-        self.asked_handover: list[str] = list(state.get("asked_handover", []))
+        self._load(state or {})
         digits = str(ctx.call.get("digits") or "")
         self.context_intent = self.brain.intent_for_digits(digits)
         self._llm = None
@@ -118,6 +130,11 @@ class Conversation:
             return ""
         return f"Who would you like to speak to: {', '.join(titles[:-1])} or {titles[-1]}?"
 
+    def clarify_question(self, options: tuple[str, ...] | list[str]) -> str:
+        """A short question naming both outcomes the caller may mean."""
+        a, b = (self.brain.option_phrase(o) for o in options[:2])
+        return f"Just to be sure: {a}, or {b}?"
+
     def vocabulary_prompt(self, limit: int = 600) -> str:
         """Words this agent expects to hear, to steer speech recognition (Whisper's prompt)."""
         parts = [self.snapshot.get("name", "")]
@@ -143,6 +160,9 @@ class Conversation:
             "actions_run": self.actions_run[-50:],
             "variables": self.variables,
             "asked_handover": self.asked_handover,
+            "clarify_options": self.clarify_options,
+            "offered": self.offered,
+            "topic": self.topic,
         }
 
     # ---- turns -------------------------------------------------------------------------
@@ -154,22 +174,53 @@ class Conversation:
                 self._note(event)
                 yield event
             return
-        if _unclear(caller_text):
+        if _unclear(caller_text) and not (self.clarify_options and _DIGIT.search(caller_text)):
             self.asked_handover = []
-            yield Decision("unclear", 0.0, summary="nothing: the words were unclear")
+            yield Decision(
+                "unclear", 0.0, summary="nothing: the words were unclear", outcome="unclear"
+            )
             yield Speak(NOT_UNDERSTOOD, cacheable=True)
             return
-        asked, self.asked_handover = self.asked_handover, []
-        choice = None
-        if asked:  # the answer to "whom would you like to speak to?"
-            choice = await asyncio.to_thread(self.brain.choose_handover, caller_text, asked)
-        if choice is None:
-            choice = await asyncio.to_thread(self.brain.choose, caller_text)  # model inference
+        choice = await asyncio.to_thread(self._choose, caller_text)  # model inference
         async for event in self._embedded_turn(choice, caller_text):
             yield event
 
+    def _choose(self, text: str) -> Choice:
+        """The brain's choice read in the conversation's context: the answer to the question
+        the agent just asked (whom? which of the two?), "yes please" to the team the honest line
+        offered, a correction ("no, I meant billing"), a follow-up ("and on Saturday?")."""
+        asked, self.asked_handover = self.asked_handover, []
+        options, self.clarify_options = self.clarify_options, []
+        offered, self.offered = self.offered, ""
+        topic, self.topic = self.topic, ""
+        if asked:  # the answer to "whom would you like to speak to?"
+            choice = self.brain.choose_handover(text, asked)
+            if choice is not None:
+                return choice
+        if offered and _YES.match(text) and not _NO.search(text) and len(text.split()) <= 5:
+            return self.brain.choice(offered, 1.0)  # "yes please", not "yes, and the hours?"
+        if options:
+            choice = self.brain.choose_between(text, options)
+            if choice is not None:
+                return choice
+        corrected = _CORRECTION.sub("", text).strip()
+        if corrected != text.strip() and corrected:
+            return self.brain.choose(corrected)
+        choice = self.brain.choose(text)
+        if topic and _FOLLOW_UP.match(text) and choice.kind in ("answer", "unknown", "clarify"):
+            with_topic = self.brain.choose(f"{topic} {text}")
+            if with_topic.kind == "answer":
+                return with_topic
+        return choice
+
     async def dtmf(self, digit: str) -> AsyncIterator[TurnEvent]:
         self._remember("caller", f"[pressed {digit}]")
+        options, self.clarify_options = self.clarify_options, []
+        if digit in ("1", "2") and len(options) >= int(digit):  # "… or …?" answered on the keypad
+            choice = self.brain.choice(options[int(digit) - 1], 1.0)
+            async for event in self._embedded_turn(choice, f"DTMF {digit}"):
+                yield event
+            return
         intent = self.brain.intent_for_digits(digit)
         if intent is None:
             return
@@ -187,11 +238,18 @@ class Conversation:
             context_choice = self.brain.choose_intent(self.context_intent)
             if context_choice.kind == "handover" or choice.kind == "human":
                 choice = context_choice
-        yield Decision(choice.label, round(choice.score, 3), summary=self.brain.describe(choice))
+        yield self._decision(choice)
         if choice.kind == "answer":
+            self.topic = caller_text
             yield Speak(choice.text or self.cannot_help(), cacheable=True)
         elif choice.kind == "unknown":
+            humans = self.brain.human_handovers()
+            if humans and self.cannot_help() != CANNOT_HELP:
+                self.offered = f"handover:{humans[0]['name']}"  # the team the line names
             yield Speak(self.cannot_help(), cacheable=True)
+        elif choice.kind == "clarify":
+            self.clarify_options = list(choice.options)
+            yield Speak(self.clarify_question(choice.options))
         elif choice.kind == "invite":
             yield Speak(INVITE, cacheable=True)
         elif choice.kind == "human":
@@ -220,6 +278,17 @@ class Conversation:
             async for event in self._run(choice.target):
                 yield event
 
+    def _decision(self, choice: Choice) -> Decision:
+        """The choice as the timeline and test suites see it: what the turn does, with what."""
+        outcome, target = outcome_of(choice, self.brain.human_handovers())
+        return Decision(
+            choice.label,
+            round(choice.score, 3),
+            summary=self.brain.describe(choice),
+            outcome=outcome,
+            target=target,
+        )
+
     async def _run(self, action: dict[str, Any]) -> AsyncIterator[TurnEvent]:
         result = await run_action(action, self.ctx)
         event = ActionRan(
@@ -242,6 +311,72 @@ class Conversation:
         if count > limit:
             return [Speak(SILENCE_GOODBYE, cacheable=True), EndCall("Caller stayed silent")]
         return [Speak(REPROMPT, cacheable=True)]
+
+    def _load(self, state: Mapping[str, Any]) -> None:
+        """Take the between-turns state (a saved `state()`), copying every list and dict."""
+        self.history = list(state.get("history", []))
+        self.actions_run = list(state.get("actions_run", []))
+        self.variables = dict(state.get("variables", {}))
+        self.asked_handover = list(state.get("asked_handover", []))
+        self.clarify_options = list(state.get("clarify_options", []))
+        self.offered = str(state.get("offered", ""))
+        self.topic = str(state.get("topic", ""))
+
+    def checkpoint(self) -> ConversationState:
+        """The state before a speculative turn (worked out while the caller may still go on):
+        all of `state()`, copied, so a pending clarifying question or offer survives a rollback."""
+        return {
+            "history": list(self.history),
+            "actions_run": list(self.actions_run),
+            "variables": dict(self.variables),
+            "asked_handover": list(self.asked_handover),
+            "clarify_options": list(self.clarify_options),
+            "offered": self.offered,
+            "topic": self.topic,
+        }
+
+    def rollback(self, saved: ConversationState) -> None:
+        """Undo a speculative turn the caller talked through: back to `checkpoint()`'s state."""
+        self._load(saved)
+
+
+def outcome_of(choice: Choice, humans: list[dict[str, Any]]) -> tuple[str, str]:
+    """(outcome, target) of an embedded choice; see Decision. A request for "a person" is a
+    handover when one team is meant, a clarifying question when several could be."""
+    kind, _, name = choice.label.partition(":")
+    if choice.kind == "answer":
+        return "answer", name if kind in ("knowledge", "intent") else ""
+    if choice.kind == "handover":
+        return "handover", choice.target["name"] if choice.target else ""
+    if choice.kind == "action":
+        return "action", choice.target["name"] if choice.target else ""
+    if choice.kind == "goodbye":
+        return "goodbye", choice.target["name"] if choice.target else ""
+    if choice.kind == "human":
+        if len(humans) == 1:
+            return "handover", str(humans[0].get("name", ""))
+        return ("clarify", "") if humans else ("out_of_scope", "")
+    if choice.kind == "invite":
+        return "invite", ""
+    if choice.kind == "clarify":
+        return "clarify", ""
+    return "out_of_scope", ""
+
+
+_YES = re.compile(
+    r"^\W*(?:yes|yeah|yep|yup|sure|ok|okay|please|alright|go ahead|that would be great)\b",
+    re.IGNORECASE,
+)
+_NO = re.compile(r"\b(?:no|not|don't)\b", re.IGNORECASE)
+# "no, I meant …", "sorry, I mean …", "no sorry, I was asking about …": what follows is the request.
+_CORRECTION = re.compile(
+    r"^\W*(?:(?:no|nope|sorry|actually|not that)\W+)+"
+    r"(?:I\s+(?:meant|mean|said|was asking(?:\s+about)?|wanted\s+to\s+know)|what I meant (?:is|was))"
+    r"\W*(?:about\W+)?",
+    re.IGNORECASE,
+)
+_DIGIT = re.compile(r"\d")
+_FOLLOW_UP = re.compile(r"^\W*(?:and|what about|how about|also|and what about)\b", re.IGNORECASE)
 
 
 def _unclear(text: str) -> bool:

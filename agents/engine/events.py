@@ -41,15 +41,33 @@ class EndCall:
     reason: str = ""
 
 
+OUTCOMES = (
+    "answer",
+    "handover",
+    "action",
+    "goodbye",
+    "clarify",
+    "out_of_scope",
+    "unclear",
+    "invite",
+)
+
+
 @dataclass(frozen=True)
 class Decision:
     """Which answer/action the brain chose and how sure it was (for the timeline and evals);
-    `summary` says it in words ("the answer to “What are your opening hours?”")."""
+    `summary` says it in words ("the answer to “What are your opening hours?”").
+
+    `outcome` is what the turn does, one of OUTCOMES; `target` names what it does it with: the
+    knowledge entry's index, the answering intent's name, the handover's or action's name
+    ("" when nothing is named). Test suites compare these, not labels."""
 
     label: str
     score: float = 0.0
     brain: str = "embedded"
     summary: str = ""
+    outcome: str = ""
+    target: str = ""
 
 
 @dataclass(frozen=True)

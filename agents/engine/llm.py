@@ -29,7 +29,7 @@ from agents.engine.events import (
     Speak,
     TurnEvent,
 )
-from agents.engine.sentences import SentenceSplitter
+from agents.engine.sentences import MAX_CLAUSE, SentenceSplitter
 from stellar.kernel.egress import egress_client
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,9 @@ VOICE_STYLE = (
     "in plain sentences without lists, markdown or emoji. Use the tools when they fit."
 )
 CALL_INFO_SKIP = frozenset({"sid", "call_sid", "callsid", "stream_sid", "streamsid", "token"})
+# The caller waits for the first words only: a long first sentence is cut at a comma this early
+# so its audio starts sooner; the rest of the answer is cut into whole sentences as usual.
+FIRST_CLAUSE = 60
 
 
 class LlmError(Exception):
@@ -160,12 +163,13 @@ class LlmBrain:
                 for round_number in range(MAX_TOOL_ROUNDS + 1):
                     text = ""
                     calls: dict[int, dict[str, str]] = {}
-                    splitter = SentenceSplitter()
+                    splitter = SentenceSplitter(MAX_CLAUSE if spoke else FIRST_CLAUSE)
                     async for kind, payload in self._completion(client, messages):
                         if kind == "content":
                             text += payload
                             for sentence in splitter.feed(payload):
                                 spoke = True
+                                splitter.max_clause = MAX_CLAUSE
                                 yield Speak(sentence)
                         else:
                             _merge_tool_call(calls, payload)

@@ -41,6 +41,7 @@ class SemanticMatcher:
         )
         # Embedded on first use, off the event loop (see Conversation).
         self._vectors: np.ndarray | None = None
+        self._words: dict[str, np.ndarray] = {}  # label → its examples' topic-word vectors
 
     def normalize(self, text: str, known: Callable[[str], bool]) -> str:
         """Hesitations dropped, informal contractions spelled out; a word the model's vocabulary
@@ -69,11 +70,58 @@ class SemanticMatcher:
         if not self._examples:
             return {}
         embedder = get_embedder()
-        if self._vectors is None:
-            self._vectors = embedder.embed([example for _, example in self._examples])
+        self._prepare()
+        assert self._vectors is not None
         query = self.normalize(text, embedder.knows)
         similarity = self._vectors @ embedder.embed([query])[0]
         best: dict[str, float] = {}
         for label, value in zip(self._labels, similarity, strict=True):
             best[label] = max(best.get(label, -1.0), float(value))
         return best
+
+    def _prepare(self) -> None:
+        """The examples' sentence vectors and each label's word vectors, once (blocking)."""
+        import numpy  # with the embedder, on first use
+
+        from agents.engine.embeddings import get_embedder
+
+        if self._vectors is not None:
+            return
+        encoded = get_embedder().encode([example for _, example in self._examples])
+        words: dict[str, list[np.ndarray]] = {}
+        for label, item in zip(self._labels, encoded, strict=True):
+            words.setdefault(label, []).append(item.word_vectors)  # every word, "where" too
+        self._words = {
+            label: numpy.concatenate(parts).astype(numpy.float32) for label, parts in words.items()
+        }
+        self._vectors = numpy.stack([item.vector for item in encoded])
+
+    def word_cover(self, text: str) -> dict[str, np.ndarray]:
+        """For each label, the best cosine of each of the caller's topic words to any word of
+        the label's examples (contextual word vectors). Blocking (model inference)."""
+        from agents.engine.embeddings import get_embedder
+
+        embedder = get_embedder()
+        self._prepare()
+        query = embedder.encode([self.normalize(text, embedder.knows)])[0].topic_vectors
+        return {
+            label: (query @ words.T).max(axis=1)
+            for label, words in self._words.items()
+            if len(words)
+        }
+
+    def coverage(self, text: str, label: str) -> float:
+        """How much of what the caller talks about the label's own phrases talk about too: the
+        mean, over the caller's topic words, of the best cosine to any word of the label's
+        examples (contextual word vectors; BERTScore recall). "do you sell new cars" fits a
+        courtesy-car answer as a sentence, but "sell" and "new" find no match in it.
+        Blocking (model inference)."""
+        from agents.engine.embeddings import get_embedder
+
+        embedder = get_embedder()
+        self._prepare()
+        query = embedder.encode([self.normalize(text, embedder.knows)])[0].topic_vectors
+        words = self._words.get(label)
+        if words is None or not len(words) or not len(query):
+            return 1.0
+        return float((query @ words.T).max(axis=1).mean())

@@ -53,3 +53,11 @@ class TTS(ABC):
     @abstractmethod
     def voices(self) -> list[str]:
         """List the voice names `synthesize` accepts."""
+
+
+class TurnDetector(ABC):
+    """Scores one utterance (8 kHz int16, trailing silence included); blocking, thread-safe."""
+
+    @abstractmethod
+    def complete_probability(self, pcm16_8k: np.ndarray) -> float:
+        """Probability in [0, 1] that the speaker has finished their turn."""

@@ -6,7 +6,8 @@ One instance per audio stream. Feed every inbound frame in order; act on the ret
 * `SpeechPaused`   — trailing silence reached `pause_ms`: transcribe `audio` speculatively. If the
   caller stays silent, the following `UtteranceEnded.audio` is exactly the same samples, so the
   speculative transcript can be reused as is.
-* `UtteranceEnded` — the turn is over (`reason="silence"`) or was cut at `max_utterance_ms`
+* `UtteranceEnded` — the turn is over (`reason="silence"`), a turn detector said so during the
+  pause (`reason="smart"`, see `end_turn`), or it was cut at `max_utterance_ms`
   (`reason="max_length"`; the monologue continues as a new utterance with its own SpeechStarted).
 * `SpeechCancelled` — what started was a blip shorter than `min_utterance_ms`: no utterance
   follows, so resume whatever the SpeechStarted interrupted.
@@ -50,6 +51,10 @@ class EndpointerConfig:
 # started yet.
 CALL_ENDPOINTING = EndpointerConfig(pause_ms=120, end_silence_ms=500)
 
+# With a semantic turn detector (agents.speech.turn_policy) the pause is where it is asked, and
+# the silence that ends a turn regardless is only the cap for turns it judged unfinished.
+SMART_CALL_ENDPOINTING = EndpointerConfig(pause_ms=120, end_silence_ms=1100)
+
 
 @dataclass(frozen=True, slots=True)
 class SpeechStarted:
@@ -78,7 +83,7 @@ class UtteranceEnded:
     start_ms: int
     end_ms: int
     audio: np.ndarray
-    reason: Literal["silence", "max_length"]
+    reason: Literal["silence", "max_length", "smart"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +138,30 @@ class Endpointer:
     def in_speech(self) -> bool:
         """True between SpeechStarted and its UtteranceEnded/SpeechCancelled."""
         return self._state == _SPEECH
+
+    @property
+    def paused(self) -> bool:
+        """In speech, and the pause announced by the last SpeechPaused is still going on."""
+        return self._state == _SPEECH and self._paused
+
+    def audio_so_far(self) -> np.ndarray:
+        """A copy of the current utterance, trailing silence included (empty when idle)."""
+        return self._buf[: self._pos].copy() if self._state == _SPEECH else self._buf[:0].copy()
+
+    def end_turn(self) -> UtteranceEnded | None:
+        """End the utterance now because a turn detector judged the pause to be its end.
+
+        Only during a pause that SpeechPaused announced (else None: the caller went on). The
+        audio is cut like a silence end (voice + pause_ms), i.e. exactly the SpeechPaused audio
+        when the pause began at pause_ms, so a speculative transcript of it stays valid.
+        """
+        if not self.paused:
+            return None
+        silence_n = self._pos - self._end_pos
+        keep = self._end_pos + min(self._pause_n, silence_n)
+        ended = UtteranceEnded(self._start_t, self._end_t, self._buf[:keep].copy(), "smart")
+        self._to_idle(keep_n=self._pre_n)
+        return ended
 
     def feed(self, frame: np.ndarray, t_ms: int) -> list[EndpointEvent]:
         """Consume one frame starting at `t_ms`; return the events it triggers (usually none)."""

@@ -1,7 +1,7 @@
 """Process-wide speech providers chosen by name in settings, each loaded once on first use.
 
 Works without Django too (simulator, benchmarks): then the names come from the environment
-(STELLAR_VAD / STELLAR_STT / STELLAR_TTS) or the defaults below.
+(STELLAR_VAD / STELLAR_STT / STELLAR_TTS / STELLAR_TURN_DETECTOR) or the defaults below.
 """
 
 from __future__ import annotations
@@ -15,11 +15,16 @@ from typing import TypeVar, cast
 
 import numpy as np
 
-from agents.speech.base import STT, TTS, VAD
+from agents.speech.base import STT, TTS, VAD, TurnDetector
 
 logger = logging.getLogger(__name__)
 
-DEFAULTS = {"STELLAR_VAD": "webrtc", "STELLAR_STT": "whisper", "STELLAR_TTS": "piper"}
+DEFAULTS = {
+    "STELLAR_VAD": "webrtc",
+    "STELLAR_STT": "whisper",
+    "STELLAR_TTS": "piper",
+    "STELLAR_TURN_DETECTOR": "smart-turn",
+}
 
 T = TypeVar("T")
 
@@ -42,9 +47,16 @@ def _piper_tts() -> TTS:
     return PiperTTS()
 
 
+def _smart_turn() -> TurnDetector:
+    from agents.speech.turn_detector import SmartTurnDetector
+
+    return SmartTurnDetector()
+
+
 VAD_PROVIDERS: dict[str, Callable[[], VAD]] = {"webrtc": _webrtc_vad}
 STT_PROVIDERS: dict[str, Callable[[], STT]] = {"whisper": _whisper_stt}
 TTS_PROVIDERS: dict[str, Callable[[], TTS]] = {"piper": _piper_tts}
+TURN_PROVIDERS: dict[str, Callable[[], TurnDetector]] = {"smart-turn": _smart_turn}
 
 
 def _whisper_languages() -> tuple[str, ...]:
@@ -112,6 +124,11 @@ def get_tts() -> TTS:
     return _get("STELLAR_TTS", TTS_PROVIDERS)
 
 
+def get_turn_detector() -> TurnDetector:
+    """The process turn detector (settings.STELLAR_TURN_DETECTOR) for "smart" end-of-turn."""
+    return _get("STELLAR_TURN_DETECTOR", TURN_PROVIDERS)
+
+
 def stt_languages() -> tuple[str, ...]:
     """Base languages the configured STT transcribes (without loading it when it can)."""
     known = STT_LANGUAGES.get(_setting("STELLAR_STT"))
@@ -137,4 +154,5 @@ def warm_up() -> None:
     tts = get_tts()
     audio = tts.synthesize("Hello.")
     get_stt().transcribe(audio, tts.sample_rate)
+    get_turn_detector().complete_probability(audio[: tts.sample_rate // 2])
     logger.info("Speech stack warm in %.2fs", time.perf_counter() - started)

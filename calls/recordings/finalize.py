@@ -7,11 +7,13 @@ from datetime import datetime, timedelta
 
 from django.core.files import File
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Workspace
 from calls.models import LIVE_STATUSES, Call, CallStatus, Recording, Speaker
 from calls.recordings.stereo import build_recording
+from calls.recordings.store import discard_call_audio
 from calls.services import call_end, call_event_add
 
 logger = logging.getLogger(__name__)
@@ -29,11 +31,16 @@ def summary_for(call: Call) -> str:
     return " ".join(parts)
 
 
-def call_finalize(*, call_id: int) -> Call:
-    """Build the stereo WAV from the spool, store it, summarise; safe to run any number of times."""
+def call_finalize(*, call_id: int, rebuild: bool = False) -> Call:
+    """Build the stereo WAV from the spool, store it, summarise; safe to run any number of times.
+
+    `rebuild`: a spool part reached the object store after the call was finalized (its host
+    was down meanwhile): build the recording again from every part, keep the rest."""
     with transaction.atomic():
         call = Call.objects.select_for_update().get(pk=call_id)
         if call.finalized_at is not None:
+            if rebuild:
+                _rebuild_recording(call)
             return call
         with build_recording(call.pk) as built:
             if built is not None:
@@ -60,18 +67,64 @@ def call_finalize(*, call_id: int) -> Call:
     return call
 
 
+def _rebuild_recording(call: Call) -> None:
+    """Replace the recording of a finalized call (locked by the caller) with one from every part."""
+    with build_recording(call.pk) as built:
+        if built is None:
+            return
+        old = Recording.objects.filter(call=call).first()
+        if old is not None and old.sha256 == built.sha256:
+            return  # the late part held nothing new (a part shipped twice)
+        old_name = old.file.name if old is not None else ""
+        if old is not None:
+            old.delete()
+        recording = Recording(
+            call=call,
+            duration_ms=built.duration_ms,
+            size_bytes=built.size_bytes,
+            sha256=built.sha256,
+        )
+        recording.file.save(f"{call.call_sid}.wav", File(built.file), save=False)
+        recording.save()
+        if old_name and old_name != recording.file.name:
+            recording.file.storage.delete(old_name)
+    call_event_add(
+        call=call,
+        kind="recording_rebuilt",
+        message="Audio from a server that was down arrived late: recording rebuilt",
+        duration_ms=built.duration_ms,
+    )
+    logger.info("call %s: recording rebuilt from late spool parts", call.call_sid)
+
+
 def calls_sweep_stale(*, now: datetime | None = None) -> list[int]:
-    """Finalize live calls whose server process died (no stop, no heartbeat for a while)."""
+    """Finalize calls whose media process died (no stop, no heartbeat for a while): live ones,
+    and ended ones whose stream never closed. The latter happen when another process answers
+    Twilio's callbacks: the <Connect action> that follows the dropped stream ends the call."""
     now = now or timezone.now()
     cutoff = now - STALE_AFTER
-    stale = Call.objects.filter(status__in=LIVE_STATUSES, finalized_at__isnull=True).filter(
-        last_heartbeat_at__lt=cutoff
+    orphaned = Q(ended_at__isnull=False, answered_at__isnull=False, stream_ended_at__isnull=True)
+    stale = Call.objects.filter(finalized_at__isnull=True, last_heartbeat_at__lt=cutoff).filter(
+        Q(status__in=LIVE_STATUSES) | orphaned
     )
     swept: list[int] = []
     for call in stale:
         with transaction.atomic():
             call = Call.objects.select_for_update().get(pk=call.pk)
+            if call.finalized_at is not None:
+                continue
             if call.status not in LIVE_STATUSES:
+                if call.stream_ended_at is not None:
+                    continue
+                call.stream_ended_at = now
+                call.save(update_fields=["stream_ended_at"])
+                call_event_add(
+                    call=call,
+                    kind="swept",
+                    message="The call's media process stopped; finalized from the spool",
+                )
+                call_end(call=call, status=call.status)  # ended already: only finalizes
+                swept.append(call.pk)
                 continue
             call.stream_ended_at = call.stream_ended_at or now
             call.save(update_fields=["stream_ended_at"])
@@ -97,6 +150,7 @@ def recordings_purge_expired(*, now: datetime | None = None) -> int:
         cutoff = now - timedelta(days=workspace.recording_retention_days)
         for recording in Recording.objects.filter(call__workspace=workspace, created_at__lt=cutoff):
             recording.file.delete(save=False)
+            discard_call_audio(recording.call_id)  # the raw audio it was built from, too
             recording.delete()
             deleted += 1
             logger.info("recording of call %s deleted by retention", recording.call_id)

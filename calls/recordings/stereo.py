@@ -1,4 +1,5 @@
-"""Rebuild a call's real-time stereo recording (caller left, agent right) from its spool.
+"""Rebuild a call's real-time stereo recording (caller left, agent right) from its spool (the
+local file, or every part shipped to the object store: calls.recordings.store).
 
 Built as a stream, so memory does not grow with the call: each track is first written in place
 into its own sparse temporary file (a record at its offset, later records over earlier ones,
@@ -21,7 +22,8 @@ from typing import IO
 import numpy as np
 from django.conf import settings
 
-from calls.recordings.spool import AGENT, CALLER, iter_spool
+from calls.recordings.spool import AGENT, CALLER
+from calls.recordings.store import iter_call_records
 from stellar.kernel.audio import PHONE_RATE, ulaw_to_pcm16
 
 SAMPLES_PER_MS = PHONE_RATE // 1000
@@ -52,7 +54,7 @@ def wav_header(samples: int) -> bytes:
 def _write_tracks(call_id: int, tracks: dict[int, int], max_samples: int) -> int:
     """Each record's PCM at its place in its track's file (fd); the length in samples."""
     end = 0
-    for track, offset_ms, payload in iter_spool(call_id):
+    for track, offset_ms, payload in iter_call_records(call_id):
         fd = tracks.get(track)
         start = offset_ms * SAMPLES_PER_MS
         if fd is None or start >= max_samples:

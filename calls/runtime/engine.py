@@ -22,6 +22,10 @@ class Engine(Protocol):
 
     def state(self) -> Mapping[str, Any]: ...
 
+    def checkpoint(self) -> Any: ...  # the state before a speculative turn
+
+    def rollback(self, saved: Any) -> None: ...  # back to it: the caller went on talking
+
 
 class LineEngine(Engine, Protocol):
     """The engine, with the lines the call says by itself."""

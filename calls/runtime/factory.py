@@ -4,12 +4,12 @@ and thread pools; the phone side (control, monitor) comes from the consumer."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 from agents.engine import CallContext, Conversation
-from agents.speech.base import STT, VAD
-from agents.speech.endpointer import CALL_ENDPOINTING, Endpointer
-from agents.speech.registry import get_stt, get_vad
+from agents.speech.base import STT, VAD, TurnDetector
+from agents.speech.endpointer import CALL_ENDPOINTING, SMART_CALL_ENDPOINTING, Endpointer
+from agents.speech.registry import get_stt, get_turn_detector, get_vad
 from calls.models import Call
 from calls.recordings.spool import CallSpool
 from calls.runtime.clock import CallClock
@@ -25,6 +25,10 @@ from calls.runtime.speaker import AgentSpeaker
 from calls.runtime.speech_render import PRERENDER_POOL, RENDERER, SPEECH_POOL, SpeechRenderer
 from calls.runtime.turns import TurnLoop
 
+# End-of-turn verdicts (≈ 60 ms of CPU each) get a thread of their own, so they never wait
+# behind a transcription or a render in SPEECH_POOL: they decide when the answer may start.
+TURN_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="turn")
+
 
 def call_session(
     *,
@@ -36,6 +40,7 @@ def call_session(
     control: CallControl,
     vad: VAD | None = None,
     stt: Callable[[], STT] = get_stt,
+    turn_detector: Callable[[], TurnDetector] = get_turn_detector,
     renderer: SpeechRenderer = RENDERER,
     speech_pool: Executor = SPEECH_POOL,
     prerender_pool: Executor = PRERENDER_POOL,
@@ -48,12 +53,18 @@ def call_session(
     conversation = Conversation(snapshot, context, state=call.conversation or {})
     clock = CallClock()
     journal = CallJournal(call, writer or Persister(call.call_sid), monitor)
+    # Versions published before the setting existed keep the fixed silence they were tested with.
+    smart = snapshot.get("turn_detection", "silence") == "smart"
     listener = Listener(
-        endpointer=Endpointer((vad or get_vad()).new_stream(), CALL_ENDPOINTING),
+        endpointer=Endpointer(
+            (vad or get_vad()).new_stream(), SMART_CALL_ENDPOINTING if smart else CALL_ENDPOINTING
+        ),
         stt=stt,
         prompt=conversation.vocabulary_prompt() or None,
         clock=clock,
         executor=speech_pool,
+        turn_detector=turn_detector if smart else None,
+        turn_executor=TURN_POOL,
     )
     speaker = AgentSpeaker(
         send=send,

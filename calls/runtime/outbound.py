@@ -43,6 +43,9 @@ class Utterance:
     timing: TurnTiming | None = None  # a reply's stages, recorded once it starts playing
     ending: Handover | EndCall | None = None  # carried out once it has played
     recorded: bool = False  # its transcript line is written
+    # (frames, characters of `text`) at each point where the audio so far says the text so far:
+    # a rendered sentence's end. What was heard of a cut utterance is found between two.
+    spans: list[tuple[int, int]] = field(default_factory=list)
     _more: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -61,12 +64,27 @@ class Utterance:
     def heard_frames(self) -> int:
         return self.sent if self.played is None else self.played
 
+    def spoken(self, chars: int) -> None:
+        """The frames fed so far say `text[:chars]` (a sentence was rendered)."""
+        self.spans.append((len(self.frames), min(chars, len(self.text))))
+
     def heard_text(self) -> str:
-        """The words the caller heard, approximated by the share of audio that played."""
+        """The words the caller heard: whole rendered sentences that played, then a share of
+        the next one's words by the share of its audio that played (the whole text by the
+        whole audio when no sentence ends are known)."""
         if not self.cancelled or not self.frames:
             return self.text
-        words = self.text.split()
-        return " ".join(words[: int(len(words) * self.heard_frames / max(1, len(self.frames)))])
+        heard = self.heard_frames
+        known = self.spans or [(len(self.frames), len(self.text))]
+        frames0, chars0 = 0, 0
+        for frames, chars in known:
+            if heard < frames:
+                words = self.text[chars0:chars].split()
+                share = (heard - frames0) / max(1, frames - frames0)
+                kept = [self.text[:chars0].strip(), *words[: int(len(words) * share)]]
+                return " ".join(part for part in kept if part)
+            frames0, chars0 = frames, chars
+        return self.text[:chars0].strip()
 
 
 class PacedSender:
@@ -125,10 +143,10 @@ class PacedSender:
             if utt.cancelled:
                 continue
             self.current = utt
-            try:
-                await self._play(loop, utt)
-            finally:
-                self.current = None
+            # Cancelled (the call's tasks end when the stream goes, sometimes before the session
+            # closes): `current` stays, so the close still finds, and records, what was cut.
+            await self._play(loop, utt)
+            self.current = None
 
     async def _play(self, loop: asyncio.AbstractEventLoop, utt: Utterance) -> None:
         index = 0

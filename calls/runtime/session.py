@@ -20,6 +20,7 @@ from django.utils import timezone
 from calls import services
 from calls.handover_state import HandoverState, HandoverStatus, supervisor_action
 from calls.models import Call
+from calls.recordings.shipping import ship_at_stream_end
 from calls.recordings.spool import AGENT, CALLER
 from calls.runtime.clock import CallClock
 from calls.runtime.control import CallControl, CallEnding
@@ -217,6 +218,7 @@ class CallSession:
                 self.turns.heard(heard)
             except asyncio.QueueFull:
                 self.count_error("turn_queue_full")
+            self.turns.anticipate(heard)
         if time.monotonic() - self._last_heartbeat > HEARTBEAT_SECONDS:
             self._last_heartbeat = time.monotonic()
             self.journal.submit(services.call_heartbeat, call_id=self.call.pk)
@@ -279,11 +281,18 @@ class CallSession:
         if self.closed:
             return
         self.closed = True
+        if self.speaker.started:
+            # What the agent was saying when the call ended goes on record as far as it was
+            # heard, with its turn's timing: before the tasks go, while their state is whole.
+            self.turns.cut_off(self.speaker.stop())
         self.turns.stop()
         for task in self._tasks:
             task.cancel()
         if self._spool is not None:
             self._spool.close()
+            # Many hosts, no shared disk: this host's part goes to the object store before
+            # the end is recorded below (which triggers finalizing). A no-op on one machine.
+            await ship_at_stream_end(self.call.pk)
         if self.started:
             metrics.ACTIVE_CALLS.dec()
             self.monitor.ended(reason)

@@ -37,6 +37,19 @@ def cut_at_sentence(text: str, limit: int) -> str:
     return head.rsplit(" ", 1)[0] if " " in head else text[:limit]
 
 
+def _sentence_ends(said: str, text: str) -> list[int]:
+    """Where each sentence of `text`, the end of `said`, ends in `said` (the last: its end)."""
+    start = len(said) - len(text)
+    ends, at = [], start
+    for sentence in split_sentences(text)[:-1]:
+        found = said.find(sentence, at)
+        if found < 0:
+            break
+        at = found + len(sentence)
+        ends.append(at)
+    return [*ends, len(said)]
+
+
 class AgentSpeaker:
     def __init__(
         self,
@@ -97,11 +110,20 @@ class AgentSpeaker:
         found = self._renderer.cached(text, self.voice)
         if found is not None:
             utt.feed(list(found))
+            utt.spoken(len(utt.text))
             return
         loop = asyncio.get_running_loop()
+        # The TTS hands over one chunk per sentence: where each ends in the utterance's text,
+        # so a cut answer's transcript keeps the sentences that played.
+        ends = _sentence_ends(utt.text, text)
+        chunks = iter(ends)
+
+        def fed(frames: list[bytes]) -> None:
+            utt.feed(frames)
+            utt.spoken(next(chunks, ends[-1]))
 
         def feed(frames: list[bytes]) -> None:
-            loop.call_soon_threadsafe(utt.feed, frames)
+            loop.call_soon_threadsafe(fed, frames)
 
         await loop.run_in_executor(
             self._executor, self._renderer.render_stream, text, self.voice, feed
@@ -140,6 +162,11 @@ class AgentSpeaker:
         if cut:
             await self._send({"event": "clear", "streamSid": self.stream_sid})
         return cut
+
+    def stop(self) -> list[Utterance]:
+        """The call ended: nothing more plays (the stream is gone, so no `clear` is sent); the
+        utterances cut, each knowing how much of it was heard."""
+        return [] if self._sender is None else self._sender.clear()
 
     def mark_received(self, name: str) -> Utterance | None:
         """The stream played up to this mark: the utterance that finished, if it was ours."""

@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# The stages a turn waits for, in order; their milliseconds add up to `total_ms`. With a reply
+# prepared during the pause (speculation), STT and the brain may be done before the end of the
+# turn is confirmed: they then wait 0 ms.
+STAGES = ("endpoint_ms", "stt_wait_ms", "brain_ms", "tts_first_ms")
+
 
 @dataclass
 class TurnTiming:
@@ -15,15 +20,22 @@ class TurnTiming:
     transcribed_ms: int  # the transcript was ready
     speculative_stt: bool  # it came from the transcription started during the pause
     decided_ms: int | None = None  # the brain produced the first words
+    speculative_reply: bool = False  # the brain ran (and the first words rendered) in the pause
+    detector: str = "silence"  # what ended the turn: "smart" (turn detector) or "silence"
 
     def event_data(self, first_frame_ms: int) -> dict[str, Any]:
-        """The `turn_timing` CallEvent's data for an answer that started at `first_frame_ms`."""
+        """The `turn_timing` CallEvent's data for an answer that started at `first_frame_ms`:
+        what each stage added after the one before it (never negative)."""
         decided = first_frame_ms if self.decided_ms is None else self.decided_ms
+        transcribed = max(self.transcribed_ms, self.endpointed_ms)
+        decided = min(max(decided, transcribed), first_frame_ms)
         return {
             "total_ms": first_frame_ms - self.caller_end_ms,
             "endpoint_ms": self.endpointed_ms - self.caller_end_ms,
-            "stt_wait_ms": self.transcribed_ms - self.endpointed_ms,
+            "stt_wait_ms": transcribed - self.endpointed_ms,
             "speculative_stt": self.speculative_stt,
-            "brain_ms": decided - self.transcribed_ms,
+            "speculative_reply": self.speculative_reply,
+            "detector": self.detector,
+            "brain_ms": decided - transcribed,
             "tts_first_ms": first_frame_ms - decided,
         }

@@ -10,17 +10,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.engine import ActionRan, Decision, EndCall, Handover, Problem, Speak, TurnEvent
-from agents.speech.endpointer import SpeechStarted
+from agents.speech.endpointer import SpeechPaused, SpeechStarted, UtteranceEnded
 from calls.models import Speaker
 from calls.runtime.clock import CallClock
 from calls.runtime.control import Ending
 from calls.runtime.engine import Engine, events_of
 from calls.runtime.journal import CallJournal
-from calls.runtime.listener import EndOfTurn, Heard, Listener
+from calls.runtime.listener import EndOfTurn, Heard, Listener, SpeechConfirmed
 from calls.runtime.outbound import Utterance
 from calls.runtime.silence import Reprompt, SilenceWatch
 from calls.runtime.speaker import AgentSpeaker
-from calls.runtime.timing import TurnTiming
+from calls.runtime.speculation import Speculation, replay
+from calls.runtime.timing import STAGES, TurnTiming
 from stellar.kernel import metrics
 from stellar.kernel.audio import FRAME_MS
 
@@ -70,23 +71,82 @@ class TurnLoop:
         self.busy = False  # a turn is being answered
         self.unanswered = ""  # caller words whose answer was never heard (merged into the next)
         self.latencies: list[int] = []  # ms from the caller's last word to the agent's first
+        self._ahead: Speculation | None = None  # the reply worked out during the caller's pause
 
     # ---- in ----------------------------------------------------------------------------
     def heard(self, heard: Heard) -> None:
-        """What the listener noticed in the caller's audio."""
+        """What the listener noticed in the caller's audio.
+
+        Speech over the agent stops it only once the listener's barge-in judge confirms it
+        (sustained, voiced, loud: ≈ 0.2 s after onset); a backchannel, cough or line noise it
+        never confirms leaves the agent talking, and is not answered as a turn either unless
+        the agent had stopped by the time it ended (a "yes" over the end of a question)."""
         self.silence.activity()
         if isinstance(heard, SpeechStarted):
             self.silence.caller_spoke()
+        elif isinstance(heard, SpeechConfirmed):
             if self._speaker.speaking:
-                asyncio.create_task(self.barge_in())
+                asyncio.create_task(self.barge_in(heard))
         elif isinstance(heard, EndOfTurn):
+            if not heard.confirmed and self._speaker.speaking:
+                self._journal.event(
+                    "backchannel",
+                    "Caller sound while the agent spoke, not taken as an interruption",
+                    at_ms=heard.utterance.start_ms,
+                    duration_ms=heard.utterance.end_ms - heard.utterance.start_ms,
+                )
+                return
             self._inputs.put_nowait(heard)
 
     def put(self, item: Input) -> None:
         self._inputs.put_nowait(item)
 
+    def anticipate(self, heard: Heard) -> None:
+        """Work ahead on what the listener noticed: a pause may be the end of the turn, so its
+        reply is prepared (calls.runtime.speculation); the caller talking again throws it away.
+        Only when nothing else is going on: no turn being answered or waiting, the agent quiet."""
+        if isinstance(heard, SpeechStarted):
+            self._drop_ahead()
+        elif isinstance(heard, SpeechPaused):
+            self._drop_ahead()
+            if self.busy or not self._inputs.empty() or self._speaker.speaking:
+                return
+            # The listener started transcribing this pause; its transcript is shared, not redone.
+            pending = UtteranceEnded(0, heard.t_ms, heard.audio, "silence")
+            spec = Speculation(
+                samples=len(heard.audio),
+                epoch=self._listener.epoch,
+                unanswered=self.unanswered,
+                transcript=asyncio.ensure_future(self._listener.transcribe(pending)),
+            )
+            spec.brain = asyncio.create_task(
+                spec.run_brain(
+                    self._engine,
+                    now=self._clock.ms,
+                    render=self._speaker.render_into,
+                    confirmed=lambda utt: self._play_ahead(spec, utt),
+                ),
+                name="reply-ahead",
+            )
+            self._ahead = spec
+
+    def _drop_ahead(self) -> None:
+        spec, self._ahead = self._ahead, None
+        if spec is not None:
+            spec.discard(self._engine)
+
+    def _take_ahead(self, turn: EndOfTurn) -> Speculation | None:
+        """The speculation that covers exactly this turn's audio, if any (others are dropped)."""
+        spec, self._ahead = self._ahead, None
+        if spec is not None and spec.covers(len(turn.utterance.audio), turn.epoch):
+            return spec
+        if spec is not None:
+            spec.discard(self._engine)
+        return None
+
     def stop(self) -> None:
         """No more turns: the pending ones are dropped if the queue is full, the stop never."""
+        self._drop_ahead()
         while self._inputs.full():
             self._inputs.get_nowait()
         self._inputs.put_nowait(None)
@@ -105,11 +165,20 @@ class TurnLoop:
         await self.silence.run(lambda: self.idle, self.put)
 
     # ---- the agent's words -------------------------------------------------------------
-    async def barge_in(self) -> None:
+    async def barge_in(self, confirmed: SpeechConfirmed | None = None) -> None:
+        """Stop the agent for a confirmed interruption; the history keeps what was heard."""
         cut = await self._speaker.clear()
         if not cut:
             return
-        self._journal.event("barge_in", "Caller interrupted the agent", at_ms=self._listener.in_ms)
+        extra: dict[str, int] = {}
+        if confirmed is not None:  # how long the judge listened before stopping the agent
+            extra = {
+                "speech_started_ms": confirmed.start_ms,
+                "decided_after_ms": confirmed.t_ms - confirmed.start_ms,
+            }
+        self._journal.event(
+            "barge_in", "Caller interrupted the agent", at_ms=self._listener.in_ms, **extra
+        )
         for utt in cut:
             if utt.heard_frames == 0 and utt.caller_text:
                 self.unanswered = f"{utt.caller_text} {self.unanswered}".strip()
@@ -120,6 +189,19 @@ class TurnLoop:
         so no barge-in is logged and the cut answer is not timed as a turn."""
         for utt in await self._speaker.clear():
             self.utterance_done(utt, timed=False)
+
+    def cut_off(self, cut: list[Utterance]) -> None:
+        """The call ended while the agent spoke: each utterance is recorded as far as it was
+        heard, marked as interrupted, and a reply that had started playing keeps its timing."""
+        started = [utt for utt in cut if utt.start_ms is not None and not utt.recorded]
+        if started:
+            self._journal.event(
+                "cut_off",
+                "The call ended while the agent was speaking",
+                at_ms=self._listener.in_ms,
+            )
+        for utt in started:
+            self.utterance_done(utt)
 
     def utterance_done(self, utt: Utterance, *, timed: bool = True) -> None:
         """An utterance played to its mark or was cut: what the caller heard goes on record."""
@@ -141,13 +223,14 @@ class TurnLoop:
 
     def _record_timing(self, timing: TurnTiming, first_frame_ms: int) -> None:
         """Caller stops speaking → first agent frame, and where the time went."""
-        total = first_frame_ms - timing.caller_end_ms
+        data = timing.event_data(first_frame_ms)
+        total = data["total_ms"]
         self.latencies.append(total)
         metrics.TURN_LATENCY.observe(total / 1000)
+        for stage in STAGES:
+            metrics.TURN_STAGE.labels(stage.removesuffix("_ms")).observe(max(0, data[stage]) / 1000)
         self._journal.event(
-            "turn_timing",
-            f"Answered {total} ms after the caller stopped speaking",
-            **timing.event_data(first_frame_ms),
+            "turn_timing", f"Answered {total} ms after the caller stopped speaking", **data
         )
 
     # ---- turns -------------------------------------------------------------------------
@@ -157,6 +240,8 @@ class TurnLoop:
             if item is None:
                 return
             self.busy = True
+            if not isinstance(item, EndOfTurn):
+                self._drop_ahead()  # one turn at a time through the engine
             try:
                 if isinstance(item, EndOfTurn):
                     await self._caller_turn(item)
@@ -171,7 +256,12 @@ class TurnLoop:
                     reprompt = self._engine.silence_turn(item.count, item.limit)
                     await self._run_turn(events_of(reprompt), kind="silence")
             except asyncio.CancelledError:
-                raise
+                if _this_task_cancelled():
+                    raise
+                # Work the turn awaited was cancelled (a shared transcription, a reply prepared
+                # ahead), not the turn loop: the loop goes on, or every later turn is lost.
+                logger.warning("call %s: a turn's work was cancelled", self._label)
+                await self._speaker.say_line(ERROR_LINE, kind="error")
             except Exception:
                 logger.exception("call %s: turn failed", self._label)
                 await self._speaker.say_line(ERROR_LINE, kind="error")
@@ -181,33 +271,79 @@ class TurnLoop:
 
     async def _caller_turn(self, turn: EndOfTurn) -> None:
         event = turn.utterance
-        speculative = self._listener.has_speculative(event)
+        ahead = self._take_ahead(turn)
+        speculative = ahead is not None or self._listener.has_speculative(event)
         try:
-            heard = await self._listener.transcribe(event)
+            if ahead is not None:
+                heard = ((await ahead.transcript) or "").strip()
+            else:
+                heard = await self._listener.transcribe(event)
         except Exception:
             logger.exception("call %s: transcription failed", self._label)
+            if ahead is not None:
+                ahead.discard(self._engine)
             return
+        transcribed_ms = self._clock.ms()
+        if ahead is not None and ahead.transcribed_ms is not None:
+            transcribed_ms = ahead.transcribed_ms
+        text = f"{self.unanswered} {heard}".strip() if heard else ""
+        if ahead is not None and (not text or ahead.unanswered != self.unanswered):
+            ahead.drop_brain(self._engine)  # worked out from other words: not this turn's reply
+            ahead = None
         if not heard:
             return
-        text = f"{self.unanswered} {heard}".strip()
         self.unanswered = ""
         if self._listener.epoch != turn.epoch:
             # The caller is already talking again: this was a pause, not the end of the turn.
             self.unanswered = text
             text = ""
+            if ahead is not None:
+                ahead.drop_brain(self._engine)
+                ahead = None
         self._journal.segment(
             speaker=Speaker.CALLER, start_ms=event.start_ms, end_ms=event.end_ms, text=heard
         )
-        if text:
-            timing = TurnTiming(
-                caller_end_ms=turn.voice_ended_ms,
-                endpointed_ms=turn.endpointed_ms,
-                transcribed_ms=self._clock.ms(),
-                speculative_stt=speculative,
-            )
+        if not text:
+            return
+        timing = TurnTiming(
+            caller_end_ms=turn.voice_ended_ms,
+            endpointed_ms=turn.endpointed_ms,
+            transcribed_ms=transcribed_ms,
+            speculative_stt=speculative,
+            detector=turn.detector,
+        )
+        if ahead is not None and ahead.brain is not None:
+            await self._answer_ahead(ahead, timing)
+        else:
             await self._run_turn(
                 self._engine.turn(text), kind="reply", caller_text=text, timing=timing
             )
+
+    async def _answer_ahead(self, ahead: Speculation, timing: TurnTiming) -> None:
+        """The turn is confirmed: what was prepared plays now, the rest of the turn follows."""
+        ahead.confirmed = True
+        ahead.timing = timing
+        timing.speculative_reply = True
+        if ahead.utt is not None:
+            self._play_ahead(ahead, ahead.utt)
+        assert ahead.brain is not None
+        await ahead.brain  # its first words are rendered (or it stopped before an action)
+        ahead.saved = None  # kept: the brain's changes are this turn's
+        await self._run_turn(
+            replay(ahead),
+            kind="reply",
+            caller_text=ahead.text,
+            timing=timing,
+            utt=ahead.utt,
+            rendered=ahead.first,
+        )
+
+    def _play_ahead(self, ahead: Speculation, utt: Utterance) -> None:
+        """A confirmed turn's prepared utterance goes out (its frames may still be arriving)."""
+        utt.timing = ahead.timing
+        if ahead.timing is not None:
+            ahead.timing.decided_ms = ahead.decided_ms
+        self._speaker.say(utt)
 
     async def _run_turn(
         self,
@@ -216,11 +352,15 @@ class TurnLoop:
         kind: str,
         caller_text: str = "",
         timing: TurnTiming | None = None,
+        utt: Utterance | None = None,
+        rendered: Speak | None = None,
     ) -> None:
-        """Carry out a turn's events in order; one utterance (and one mark) per turn."""
-        utt: Utterance | None = None
+        """Carry out a turn's events in order; one utterance (and one mark) per turn. A turn
+        prepared ahead comes with its utterance, already playing `rendered`'s words."""
         ending: Ending | None = None
         async for event in events:
+            if event is rendered:
+                continue
             if isinstance(event, Speak):
                 if utt is None:
                     if timing is not None:
@@ -258,3 +398,9 @@ class TurnLoop:
         utt.ending = ending
         utt.end_call = ending is not None
         utt.finish()
+
+
+def _this_task_cancelled() -> bool:
+    """True when the running task itself is being cancelled (not something it awaited)."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0

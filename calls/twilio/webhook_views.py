@@ -2,6 +2,7 @@
 
 import logging
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseNotFound
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -60,8 +61,9 @@ def twilio_call_status(request: HttpRequest, identifier: str) -> HttpResponse:
     params = request_params(request)
     if not call_sid_is_valid(params.get("CallSid", "")):
         return HttpResponse("Missing or malformed CallSid.", status=400, content_type="text/plain")
-    call = call_for_connector(connector=connector, call_sid=params["CallSid"])
-    if call is None:
-        return HttpResponseNotFound("Unknown call.", content_type="text/plain")
-    call_apply_status_callback(call=call, params=params)
+    with transaction.atomic():  # the event and the final status: one commit
+        call = call_for_connector(connector=connector, call_sid=params["CallSid"])
+        if call is None:
+            return HttpResponseNotFound("Unknown call.", content_type="text/plain")
+        call_apply_status_callback(call=call, params=params)
     return HttpResponse(status=204)

@@ -14,6 +14,12 @@ TURN_LATENCY = Histogram(
     "Caller stops speaking → first agent audio frame sent",
     buckets=(0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 5),
 )
+TURN_STAGE = Histogram(
+    "stellar_turn_stage_seconds",
+    "What each stage of a caller turn added to its latency (calls.runtime.timing.STAGES)",
+    ["stage"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2, 5),
+)
 FRAMES_DROPPED = Counter(
     "stellar_frames_dropped_total", "Inbound frames rejected as bad input", ["reason"]
 )

@@ -1,12 +1,13 @@
 """Run a command against real services: `python -m tests.harness [--keep] -- COMMAND...`.
 
-Starts PostgreSQL, Redis and the Prism Twilio mock on free loopback ports in a temporary
-directory, runs COMMAND with these in its environment, then stops every service, and
-exits with COMMAND's exit code:
+Starts PostgreSQL, Redis, the Prism Twilio mock and moto's S3 server on free loopback ports
+in a temporary directory, runs COMMAND with these in its environment, then stops every
+service, and exits with COMMAND's exit code:
 
     DATABASE_URL                 postgres://postgres@127.0.0.1:<port>/stellar
     REDIS_URL                    redis://127.0.0.1:<port>/0
     STELLAR_TWILIO_API_BASE_URL  http://127.0.0.1:<port>   (Prism)
+    STELLAR_TEST_S3_URL          http://127.0.0.1:<port>   (moto: S3 API, any credentials)
     STELLAR_VAR_DIR              <tmp>/var
     STELLAR_TEST_CHROMIUM        /usr/bin/chromium
 
@@ -27,7 +28,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.harness.services import die_with_parent, postgres_server, prism_server, redis_server
+from tests.harness.services import (
+    die_with_parent,
+    postgres_server,
+    prism_server,
+    redis_server,
+    s3_server,
+)
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -115,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("PostgreSQL", "DATABASE_URL", postgres_server),
                 ("Redis", "REDIS_URL", redis_server),
                 ("Prism", "STELLAR_TWILIO_API_BASE_URL", prism_server),
+                ("moto S3", "STELLAR_TEST_S3_URL", s3_server),
             ):
                 t0 = time.monotonic()
                 exported[variable] = services.enter_context(factory(tmp)).url

@@ -1,11 +1,12 @@
-"""Throwaway local services for tests and local runs: PostgreSQL, Redis and the Prism Twilio mock.
+"""Throwaway local services for tests and local runs: PostgreSQL, Redis, the Prism Twilio mock
+and moto's S3-compatible server (the object store of the spool parts).
 
 Each service is a context manager that starts it on a free loopback port, waits until it
 answers, yields where it is, and stops it (its whole process group) on the way out, whatever
 the way out is. Nothing is installed or configured system-wide: everything lives in a
 directory of its own, removed afterwards.
 
-    with postgres_server() as pg, redis_server() as redis, prism_server() as prism:
+    with postgres_server() as pg, redis_server() as redis, s3_server() as s3:
         os.environ["DATABASE_URL"] = pg.url
 """
 
@@ -20,6 +21,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -316,5 +318,43 @@ def prism_server(
         _started("Prism", proc, log, lambda: wait_for_port(port, proc=proc, timeout=timeout))
         try:
             yield Prism(LOOPBACK, port, spec, log)
+        finally:
+            stop(proc)
+
+
+# --- S3-compatible object store (moto in server mode) -------------------------------------
+
+MOTO_BIN = Path(sys.executable).parent / "moto_server"
+# moto accepts any credentials; boto3 insists on having some.
+S3_TEST_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "stellar-test",
+    "AWS_SECRET_ACCESS_KEY": "stellar-test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@dataclass(frozen=True)
+class S3:
+    host: str
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@contextlib.contextmanager
+def s3_server(workdir: Path | None = None) -> Iterator[S3]:
+    """moto's S3 API (`moto_server`, from requirements-dev.txt), in memory: a real HTTP server
+    that the real boto3 client talks to. Buckets are created by whoever uses it."""
+    if not MOTO_BIN.exists():
+        raise ServiceError(f"{MOTO_BIN} is missing: pip install -r requirements-dev.txt")
+    with _service_dir(workdir, "s3") as root:
+        port, log = free_port(), root / "moto.log"
+        proc = spawn([str(MOTO_BIN), "-H", LOOPBACK, "-p", str(port)], log, cwd=root)
+        _started("moto S3", proc, log, lambda: wait_for_port(port, proc=proc, timeout=30))
+        try:
+            yield S3(LOOPBACK, port, log)
         finally:
             stop(proc)

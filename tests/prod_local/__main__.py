@@ -12,6 +12,15 @@ all with the production settings. Every option also reads an environment variabl
                                                a tunnel (default https://HOST:HTTPS_PORT)
     --workdir        PROD_LOCAL_WORKDIR        a new directory to keep data and logs in
                                                (default: a temporary one, removed on exit)
+    --hosts          PROD_LOCAL_HOSTS          machines to rehearse (default 1; `make prod-local
+                                               HOSTS=2`): each with its own Daphne(s), spool
+                                               directory, Celery worker and spool shipper, the
+                                               Daphne ports split between them, sharing only
+                                               PostgreSQL, Redis and an S3-compatible store
+    --s3-url         PROD_LOCAL_S3_URL         that store's endpoint (default: moto on loopback;
+                                               another store takes the AWS_* credentials)
+    --http-daphnes   PROD_LOCAL_HTTP_DAPHNES   HTTP-class Daphne processes per host (default 1;
+                                               0: the media processes answer webhooks too)
 """
 
 from __future__ import annotations
@@ -53,6 +62,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default=env("PROD_LOCAL_HOST", "127.0.0.1"))
     parser.add_argument("--public-url", default=env("PROD_LOCAL_PUBLIC_URL", ""))
     parser.add_argument("--workdir", type=Path, default=env("PROD_LOCAL_WORKDIR") or None)
+    parser.add_argument("--hosts", type=int, default=int(env("PROD_LOCAL_HOSTS", 1)))
+    parser.add_argument("--s3-url", default=env("PROD_LOCAL_S3_URL", ""))
+    parser.add_argument("--http-daphnes", type=int, default=int(env("PROD_LOCAL_HTTP_DAPHNES", 1)))
     parser.add_argument(
         "--log-format", choices=["json", "plain"], default=env("STELLAR_LOG_FORMAT", "json")
     )
@@ -74,11 +86,24 @@ def banner(topology: Topology) -> str:
     )
 
     public = topology.public_url
+
+    def daphnes(host) -> str:
+        return ", ".join(
+            [f"Daphne :{d.port}" for d in host.daphnes]
+            + [f"HTTP-class Daphne :{d.port}" for d in host.http_daphnes]
+        )
+
+    if len(topology.hosts) > 1:
+        layout = "; ".join(
+            f"{h.name}: {daphnes(h)}, Celery worker, spool shipper" for h in topology.hosts
+        )
+        shared = f"Celery beat, PostgreSQL, Redis, S3 {topology.s3_url}"
+    else:
+        layout = daphnes(topology.hosts[0])
+        shared = "Celery worker + beat, PostgreSQL, Redis"
     lines = [
         "",
-        "Stellar production topology is up (nginx → "
-        + ", ".join(f"Daphne :{d.port}" for d in topology.daphnes)
-        + ", Celery worker + beat, PostgreSQL, Redis).",
+        f"Stellar production topology is up (nginx → {layout}; {shared}).",
         "",
         f"  Studio          {public}/   (self-signed certificate: accept it in the browser)",
         f"  Demo login      user: {DEMO_USER}  password: {DEMO_PASSWORD}",
@@ -86,7 +111,7 @@ def banner(topology: Topology) -> str:
         f"  Certificate     {topology.cert}",
         "  Probes/metrics  (one scrape target per Daphne process)",
     ]
-    for daphne in topology.daphnes:
+    for daphne in [*topology.daphnes, *topology.http_daphnes]:
         lines.append(
             f"                  {daphne.url}/healthz  /readyz  /metrics  (pid {daphne.pid})"
         )
@@ -115,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         workdir=args.workdir,
         log_format=args.log_format,
         drain_seconds=args.drain_seconds,
+        hosts=args.hosts,
+        s3_url=args.s3_url,
+        http_daphnes=args.http_daphnes,
     )
 
     def interrupt(signum: int, _frame) -> None:
@@ -124,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for sig in STOP_SIGNALS:
         signal.signal(sig, interrupt)
-    print("prod-local: starting PostgreSQL, Redis, migrations, nginx, Daphne x2, Celery...")
+    hosts = f" on {args.hosts} hosts, S3" if args.hosts > 1 else ""
+    print(f"prod-local: starting PostgreSQL, Redis, migrations, nginx, Daphne, Celery{hosts}...")
     started = time.monotonic()
     try:
         with prod_local(options) as topology:

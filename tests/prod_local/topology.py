@@ -4,6 +4,17 @@
         https:// and wss://  └─► Daphne #2 ─┼─► PostgreSQL, Redis (channel layer + broker)
                                  Celery worker, Celery beat ─┘
 
+With `hosts=2` (`make prod-local HOSTS=2`) it rehearses two machines that share no disk:
+
+    nginx ──► host-a: Daphne(s), Celery worker, spool shipper, own var dir ─┐
+          └─► host-b: Daphne(s), Celery worker, spool shipper, own var dir ─┼─► PostgreSQL,
+                                                       Celery beat (one) ───┘   Redis, S3
+
+Each host's Daphne ships its spool parts to the S3-compatible store (moto on loopback unless
+`s3_url` is given), where any host's worker finalizes them; recordings are stored there too.
+With `http_daphnes=N`, each host also runs N HTTP-class Daphne processes
+(STELLAR_PROCESS_ROLE=http) and nginx routes everything but the websockets to them.
+
 Every process runs with the production settings (STELLAR_PRODUCTION=1, DEBUG off, a generated
 SECRET_KEY, `check --deploy` clean) and STELLAR_PUBLIC_URL set to the nginx origin, so Twilio
 signatures are checked exactly as they are behind a real proxy. nginx runs from a temporary
@@ -37,11 +48,13 @@ import httpx
 
 from tests.harness.services import (
     REPO_ROOT,
+    S3_TEST_CREDENTIALS,
     ServiceError,
     free_port,
     log_tail,
     postgres_server,
     redis_server,
+    s3_server,
     spawn,
     stop,
     wait_for_port,
@@ -63,7 +76,14 @@ class Options:
     host: str = LOOPBACK  # public host name: certificate, server_name, STELLAR_PUBLIC_URL
     https_port: int = 0
     daphne_ports: list[int] = field(default_factory=list)
-    daphnes: int = 2  # used when daphne_ports is empty
+    daphnes: int = 2  # used when daphne_ports is empty; split evenly over the hosts
+    hosts: int = 1  # machines rehearsed; more than one needs (and starts) an object store
+    # HTTP-class Daphne processes per host (STELLAR_PROCESS_ROLE=http); 0: one class, the
+    # media processes answer the webhooks too.
+    http_daphnes: int = 0
+    s3_url: str = ""  # S3-compatible endpoint for hosts > 1; empty: moto on loopback
+    ship_every: float = 5.0  # seconds between a host's spool sweeps (manage.py spool_ship)
+    ship_grace: float = 10.0  # a spool written to less long ago is left to its own stream
     public_url: str = ""  # default https://{host}:{https_port}
     database_url: str = ""  # empty: a fresh PostgreSQL in the work directory
     redis_url: str = ""  # empty: a fresh Redis
@@ -138,6 +158,24 @@ class Process:
 
 
 @dataclass
+class Host:
+    """One rehearsed machine: its own STELLAR_VAR_DIR (spool), processes and environment."""
+
+    name: str
+    var_dir: Path
+    env: dict[str, str]
+    daphnes: list[Process]  # media class: the live calls
+    http_daphnes: list[Process]  # HTTP class: webhooks, callbacks, Studio, API
+    worker: Process
+    shipper: Process | None  # with an object store: ships spools its Daphnes left behind
+
+    @property
+    def processes(self) -> list[Process]:
+        shipper = [self.shipper] if self.shipper else []
+        return [*self.daphnes, *self.http_daphnes, self.worker, *shipper]
+
+
+@dataclass
 class Topology:
     options: Options
     workdir: Path
@@ -148,9 +186,22 @@ class Topology:
     redis_url: str
     env: dict[str, str]  # the production environment every Python process gets
     nginx: Process
-    daphnes: list[Process]
-    worker: Process
+    daphnes: list[Process]  # of every host
+    worker: Process  # the first host's
     beat: Process
+    hosts: list[Host] = field(default_factory=list)
+    s3_url: str = ""  # the object store's endpoint (hosts > 1)
+
+    @property
+    def workers(self) -> list[Process]:
+        return [host.worker for host in self.hosts]
+
+    @property
+    def http_daphnes(self) -> list[Process]:
+        return [d for host in self.hosts for d in host.http_daphnes]
+
+    def host_of(self, process: Process) -> Host:
+        return next(host for host in self.hosts if process in host.processes)
 
     @property
     def logs_dir(self) -> Path:
@@ -162,7 +213,7 @@ class Topology:
 
     @property
     def processes(self) -> list[Process]:
-        return [self.nginx, *self.daphnes, self.worker, self.beat]
+        return [self.nginx, *(p for host in self.hosts for p in host.processes), self.beat]
 
     def ssl_context(self) -> ssl.SSLContext:
         """A client TLS context that trusts this topology's certificate (and only it)."""
@@ -256,8 +307,16 @@ def render_site(
     static_root: Path,
     access_log: Path,
     upstreams: list[int],
+    http_upstreams: list[int] | None = None,
 ) -> str:
-    """deploy/nginx/stellar.conf with its {{placeholders}} filled in."""
+    """deploy/nginx/stellar.conf with its {{placeholders}} filled in: `upstreams` the media
+    class, `http_upstreams` the HTTP class (none: the media processes serve HTTP too)."""
+
+    def servers(ports: list[int]) -> str:
+        return "\n".join(
+            f"    server {LOOPBACK}:{port} max_fails=1 fail_timeout=10s;" for port in ports
+        )
+
     text = NGINX_SITE_TEMPLATE.read_text()
     values = {
         "listen": listen,
@@ -266,9 +325,8 @@ def render_site(
         "ssl_certificate_key": str(key),
         "static_root": str(static_root),
         "access_log": str(access_log),
-        "upstream_servers": "\n".join(
-            f"    server {LOOPBACK}:{port} max_fails=1 fail_timeout=10s;" for port in upstreams
-        ),
+        "media_servers": servers(upstreams),
+        "http_servers": servers(http_upstreams or upstreams),
     }
     for name, value in values.items():
         text = text.replace("{{" + name + "}}", value)
@@ -321,6 +379,9 @@ NOT_INHERITED = frozenset(
         "STELLAR_SPOOL_DIR",
         "STELLAR_WARMUP",
         "STELLAR_DRAIN_GRACE_SECONDS",
+        "STELLAR_PROCESS_ROLE",
+        "STELLAR_HOST_ID",
+        "STELLAR_SPOOL_STORE",
     }
 )
 
@@ -351,6 +412,38 @@ def production_env(
     return env
 
 
+S3_BUCKET = "stellar"
+
+
+def object_store_env(s3_url: str, static_root: Path, *, test_credentials: bool) -> dict[str, str]:
+    """Spool parts (and recordings) in an S3-compatible store: what lets hosts share no disk.
+    The collected static files are a deployed artifact, the same on every host. Credentials:
+    moto's throwaway ones, or (another store) the caller's AWS_* variables, passed through."""
+    return {
+        "STELLAR_SPOOL_STORE": f"s3://{S3_BUCKET}/spool",
+        "STELLAR_SPOOL_STORE_ENDPOINT_URL": s3_url,
+        "STELLAR_S3_BUCKET": S3_BUCKET,
+        "STELLAR_S3_ENDPOINT_URL": s3_url,
+        "STELLAR_STATIC_ROOT": str(static_root),
+        **(S3_TEST_CREDENTIALS if test_credentials else {}),
+    }
+
+
+def _create_bucket(env: dict[str, str]) -> None:
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=env["STELLAR_S3_ENDPOINT_URL"],
+        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
+        region_name=env.get("AWS_DEFAULT_REGION", "us-east-1"),
+    )
+    existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+    if S3_BUCKET not in existing:
+        client.create_bucket(Bucket=S3_BUCKET)
+
+
 def _wait_ready(topology: Topology, process: Process, deadline: float) -> None:
     """Daphne: /readyz 200 (database, Redis, models); worker: `ready.`; nginx: TLS /healthz."""
     while True:
@@ -365,15 +458,17 @@ def _wait_ready(topology: Topology, process: Process, deadline: float) -> None:
 
 def _is_ready(topology: Topology, process: Process) -> bool:
     try:
-        if process in topology.daphnes:
+        if process in topology.daphnes or process in topology.http_daphnes:
             return httpx.get(process.url + "/readyz", timeout=5, trust_env=False).status_code == 200
         if process is topology.nginx:
             with topology.http_client(timeout=5) as client:
                 return client.get(topology.https_url + "/healthz").status_code == 200
     except httpx.HTTPError:
         return False
-    if process is topology.worker:
+    if process in topology.workers:
         return " ready." in process.log_text()
+    if any(process is host.shipper for host in topology.hosts):
+        return "spool_ship: sweeping" in process.log_text()
     return "beat: Starting" in process.log_text() or "Starting..." in process.log_text()
 
 
@@ -387,9 +482,12 @@ def _start_and_wait(topology: Topology, processes: list[Process]) -> None:
 
 def stop_all(topology: Topology) -> None:
     """nginx first (no new traffic), then every Daphne at once (each drains its live calls),
-    then the Celery worker (finishes its task) and beat."""
+    then the Celery workers (finish their tasks), beat and the spool shippers (a last sweep
+    is not needed: a drained Daphne has shipped its calls' spools)."""
     topology.nginx.stop()
-    for group in (topology.daphnes, [topology.worker, topology.beat]):
+    shippers = [h.shipper for h in topology.hosts if h.shipper]
+    daphnes = [*topology.http_daphnes, *topology.daphnes]
+    for group in (daphnes, [*topology.workers, topology.beat, *shippers]):
         running = [p for p in group if p.alive()]
         for process in running:
             with contextlib.suppress(ProcessLookupError):
@@ -418,8 +516,23 @@ def prod_local(options: Options | None = None) -> Iterator[Topology]:
         database_url = options.database_url or stack.enter_context(postgres_server(workdir)).url
         redis_url = options.redis_url or stack.enter_context(redis_server(workdir)).url
 
+        if options.hosts < 1:
+            raise TopologyError(f"hosts must be at least 1, not {options.hosts}")
+        s3_url, s3_env = "", {}
+        if options.hosts > 1:
+            s3_url = options.s3_url or stack.enter_context(s3_server(workdir)).url
+            s3_env = object_store_env(
+                s3_url, workdir / "var" / "staticfiles", test_credentials=not options.s3_url
+            )
+
         https_port = options.https_port or free_port()
+        http_ports = [free_port() for _ in range(options.http_daphnes * options.hosts)]
         daphne_ports = list(options.daphne_ports) or [free_port() for _ in range(options.daphnes)]
+        if len(daphne_ports) % options.hosts:
+            raise TopologyError(
+                f"{len(daphne_ports)} Daphne processes do not split evenly over "
+                f"{options.hosts} hosts"
+            )
         public_url = (options.public_url or f"https://{options.host}:{https_port}").rstrip("/")
         if urlsplit(public_url).scheme != "https":
             raise TopologyError(
@@ -433,6 +546,9 @@ def prod_local(options: Options | None = None) -> Iterator[Topology]:
             public_url=public_url,
             var_dir=var_dir,
         )
+        env.update(s3_env)
+        if s3_env:
+            _create_bucket(env)
 
         # `check --deploy` and collectstatic alongside the migrations (each ~2 s of startup).
         side_jobs = [
@@ -461,6 +577,7 @@ def prod_local(options: Options | None = None) -> Iterator[Topology]:
                 static_root=var_dir / "staticfiles",
                 access_log=logs / "nginx-access.log",
                 upstreams=daphne_ports,
+                http_upstreams=http_ports,
             )
         )
         conf = nginx_dir / "nginx.conf"
@@ -470,34 +587,25 @@ def prod_local(options: Options | None = None) -> Iterator[Topology]:
         if checked.returncode:
             raise TopologyError(f"nginx -t failed for {conf}:\n{checked.stderr}")
 
-        py = options.python
-        daphnes = [
-            Process(
-                name=f"daphne-{i}",
-                cmd=[py, "-m", "daphne", "-b", LOOPBACK, "-p", str(port), "--proxy-headers"]
-                + ["--access-log", str(logs / f"daphne-{i}.access.log")]
-                + ["stellar.asgi:application"],
-                env=env,
-                log=logs / f"daphne-{i}.log",
-                port=port,
-                stop_timeout=options.drain_seconds + 15,
+        per_host, per_host_http = len(daphne_ports) // options.hosts, options.http_daphnes
+        hosts = [
+            _host(
+                options,
+                env,
+                workdir,
+                name=HOST_NAMES[i] if options.hosts > 1 else "",
+                ports=daphne_ports[i * per_host : (i + 1) * per_host],
+                http_ports=http_ports[i * per_host_http : (i + 1) * per_host_http],
+                first_index=i * per_host + 1,
             )
-            for i, port in enumerate(daphne_ports, start=1)
+            for i in range(options.hosts)
         ]
-        node = f"prod-local-{os.getpid()}@{options.host}"
-        worker = Process(
-            name="celery-worker",
-            cmd=[py, "-m", "celery", "-A", "stellar", "worker", "-l", "info", "-n", node]
-            + ["-c", str(options.worker_concurrency), "--without-gossip", "--without-mingle"],
-            env=env,
-            log=logs / "celery-worker.log",
-            stop_timeout=30,
-        )
+        py = options.python
         beat = Process(
             name="celery-beat",
             cmd=[py, "-m", "celery", "-A", "stellar", "beat", "-l", "info"]
             + ["-s", str(workdir / "celerybeat-schedule"), "--pidfile", str(workdir / "beat.pid")],
-            env=env,
+            env=hosts[0].env,
             log=logs / "celery-beat.log",
         )
         nginx = Process(
@@ -517,12 +625,79 @@ def prod_local(options: Options | None = None) -> Iterator[Topology]:
             redis_url=redis_url,
             env=env,
             nginx=nginx,
-            daphnes=daphnes,
-            worker=worker,
+            daphnes=[d for host in hosts for d in host.daphnes],
+            worker=hosts[0].worker,
             beat=beat,
+            hosts=hosts,
+            s3_url=s3_url,
         )
         stack.callback(stop_all, topology)
-        _start_and_wait(topology, [*daphnes, worker, beat])
+        _start_and_wait(topology, [*(p for h in hosts for p in h.processes), beat])
         _start_and_wait(topology, [nginx])
         wait_for_port(https_port, proc=nginx.proc)
         yield topology
+
+
+HOST_NAMES = ["host-a", "host-b", "host-c", "host-d", "host-e", "host-f"]
+
+
+def _host(
+    options: Options,
+    env: dict[str, str],
+    workdir: Path,
+    *,
+    name: str,
+    ports: list[int],
+    http_ports: list[int],
+    first_index: int,
+) -> Host:
+    """One machine's processes. Named hosts get their own STELLAR_VAR_DIR (spool) and host id;
+    the unnamed single host keeps the topology's (the one-machine layout, no object store)."""
+    logs = workdir / "logs"
+    var_dir = workdir / name / "var" if name else workdir / "var"
+    host_env = {**env, "STELLAR_VAR_DIR": str(var_dir)}
+    if name:
+        host_env["STELLAR_HOST_ID"] = name
+    prefix = f"{name}-" if name else ""
+    py = options.python
+
+    def daphne(name: str, port: int, env: dict[str, str]) -> Process:
+        return Process(
+            name=name,
+            cmd=[py, "-m", "daphne", "-b", LOOPBACK, "-p", str(port), "--proxy-headers"]
+            + ["--access-log", str(logs / f"{name}.access.log")]
+            + ["stellar.asgi:application"],
+            env=env,
+            log=logs / f"{name}.log",
+            port=port,
+            stop_timeout=options.drain_seconds + 15,
+        )
+
+    daphnes = [
+        daphne(f"{prefix}daphne-{i}", port, host_env)
+        for i, port in enumerate(ports, start=first_index)
+    ]
+    http_env = {**host_env, "STELLAR_PROCESS_ROLE": "http"}
+    http_daphnes = [
+        daphne(f"{prefix}daphne-http-{i}", port, http_env)
+        for i, port in enumerate(http_ports, start=1)
+    ]
+    node = f"prod-local-{os.getpid()}{'-' + name if name else ''}@{options.host}"
+    worker = Process(
+        name=f"{prefix}celery-worker",
+        cmd=[py, "-m", "celery", "-A", "stellar", "worker", "-l", "info", "-n", node]
+        + ["-c", str(options.worker_concurrency), "--without-gossip", "--without-mingle"],
+        env=host_env,
+        log=logs / f"{prefix}celery-worker.log",
+        stop_timeout=30,
+    )
+    shipper = None
+    if "STELLAR_SPOOL_STORE" in host_env:
+        shipper = Process(
+            name=f"{prefix}spool-ship",
+            cmd=[py, "manage.py", "spool_ship", "--every", f"{options.ship_every:g}"]
+            + ["--grace", f"{options.ship_grace:g}"],
+            env=host_env,
+            log=logs / f"{prefix}spool-ship.log",
+        )
+    return Host(name or "local", var_dir, host_env, daphnes, http_daphnes, worker, shipper)

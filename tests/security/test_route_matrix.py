@@ -57,6 +57,8 @@ class Page:
             "connector": a.connector.pk,
             "call": a.call.pk,
             "member": w.extra_member.pk,
+            "test": a.agent.test_cases.order_by("pk").values_list("pk", flat=True).first(),
+            "test_run": a.agent.test_runs.order_by("pk").values_list("pk", flat=True).first(),
         }
         return self.path.format(**ids)
 
@@ -112,6 +114,19 @@ PAGES: dict[str, list[Page]] = {
         post(AGENT + "actions/{action}/", data={"description": "New"}),
     ],
     "studio:action-delete": [post(AGENT + "actions/{action}/delete/")],
+    "studio:agent-tests": [get(AGENT + "tests/")],
+    "studio:agent-tests-run": [post(AGENT + "tests/run/")],
+    "studio:agent-tests-run-panel": [get(AGENT + "tests/runs/{test_run}/")],
+    "studio:agent-tests-generate": [post(AGENT + "tests/generate/")],
+    "studio:agent-test-create": [
+        get(AGENT + "tests/new/"),
+        post(AGENT + "tests/new/", data={"name": "x", "turns-TOTAL_FORMS": "0"}),
+    ],
+    "studio:agent-test-edit": [
+        get(AGENT + "tests/{test}/"),
+        post(AGENT + "tests/{test}/", data={"name": "Renamed"}),
+    ],
+    "studio:agent-test-delete": [post(AGENT + "tests/{test}/delete/")],
     "studio:version-list": [get(AGENT + "versions/")],
     "studio:version-publish": [post(AGENT + "versions/publish/", data={"note": "matrix"})],
     "studio:version-diff": [  # the htmx panel (a plain GET redirects to the version list)

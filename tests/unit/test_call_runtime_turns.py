@@ -20,6 +20,7 @@ from calls.runtime.silence import Reprompt, SilenceWatch
 from calls.runtime.speaker import AgentSpeaker
 from calls.runtime.speech_render import SpeechRenderer
 from calls.runtime.turns import ERROR_LINE, TAKE_OVER_LINE, KeyPress, TakeOver, TurnLoop
+from stellar.kernel.audio import pcm16_to_ulaw
 from tests.unit.call_runtime_fakes import (
     EnergyVAD,
     FakeSTT,
@@ -207,11 +208,15 @@ def test_the_caller_barging_in_cuts_the_agent_and_keeps_an_unheard_question() ->
             greeting = await line.speaker.say_line("Welcome to the long greeting.", kind="greeting")
             pending = Utterance(text="", kind="reply", caller_text=HOURS)  # still rendering
             line.speaker.say(pending)
-            await line.caller_says(quiet(1000) + tone(200))
+            # Voiced speech (a vowel-like wave, its pitch gliding 140 → 160 Hz): the barge-in
+            # judge stops the agent once it is sustained, within 300 ms of its onset.
+            f0 = np.linspace(140, 160, 400 * 8)
+            voice = (5000 * np.sin(2 * np.pi * np.cumsum(f0) / 8000)).astype(np.int16)
+            await line.caller_says(quiet(1000) + pcm16_to_ulaw(voice))
             await until(lambda: bool(line.outbox.of("clear")))
 
             (barge_in,) = line.writer.events("barge_in")
-            assert 1000 <= barge_in["at_ms"] <= 1100
+            assert 1000 <= barge_in["speech_started_ms"] <= barge_in["at_ms"] <= 1300
             assert greeting.cancelled and pending.cancelled
             assert line.turns.unanswered == HOURS  # asked again with the caller's next words
             (agent_line,) = line.writer.named("transcript_add")

@@ -286,3 +286,24 @@ def test_the_new_fixed_lines_are_rendered_once_per_version() -> None:
     assert INVITE in lines
     assert "Who would you like to speak to: emergency or routine repairs?" in lines
     assert any(line.startswith("I'm sorry, I can't help with that.") for line in lines)
+
+
+# --- Issue 17: every embedded decision says what the turn does, with what ---------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "outcome", "target"),
+    [
+        ("where are you located exactly", "answer", "0"),
+        ("can you tell me where my parcel is", "answer", "order_status"),
+        ("my door bell is brocken", "handover", "transfer_to_support"),
+        ("alright, goodbye then", "goodbye", ""),
+        ("the caller says goodbye", "goodbye", "end_call"),
+        ("what is the capital of france", "out_of_scope", ""),
+        ("uh", "unclear", ""),
+        ("Can I speak to a human?", "clarify", ""),
+    ],
+)
+def test_a_decision_names_its_outcome_and_target(said: str, outcome: str, target: str) -> None:
+    decision = turn(SNAPSHOT, said).decision
+    assert (decision.outcome, decision.target) == (outcome, target), decision

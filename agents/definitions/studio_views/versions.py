@@ -23,6 +23,7 @@ from agents.definitions.versions import (
     agent_publish,
     agent_restore,
     agent_snapshot,
+    publish_reports,
     version_lock,
     version_republish,
     version_unpublish,
@@ -149,6 +150,8 @@ def version_publish_view(request: StudioRequest, agent_id: int) -> HttpResponse:
                 f"Published {version.label}. Connectors in Published mode answer with it from "
                 "the next call.",
             )
+            for line in publish_reports(version=version):
+                messages.info(request, line)
     return redirect("studio:version-list", agent_id=agent.pk)
 
 
