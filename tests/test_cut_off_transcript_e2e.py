@@ -40,12 +40,6 @@ def _cut_answer(call_sid: str) -> tuple[Call, TranscriptSegment]:
         )
     )
     call.refresh_from_db()
-    if len(agent_lines) != 2:
-        for e in call.events.order_by("id"):
-            print("EVENT", e.kind, e.message, e.data)
-        for t in TranscriptSegment.objects.filter(call=call):
-            print("SEG", t.speaker, t.start_ms, t.end_ms, t.text)
-        print("CONV", call.conversation)
     assert len(agent_lines) == 2  # the greeting, then the answer
     return call, agent_lines[-1]
 
