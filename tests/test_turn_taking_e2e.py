@@ -38,6 +38,9 @@ def _caller_segments(call_sid: str, at_least: int) -> list[TranscriptSegment]:
         lambda: TranscriptSegment.objects.filter(call=call, speaker="caller").count() >= at_least
     )
     eventually(lambda: CallEvent.objects.filter(call=call, kind="stream_stopped").exists())
+    # Finalized by the worker before the test ends: its writes must not meet the teardown's
+    # flush (a deadlock on a fresh-clone CI run).
+    eventually(lambda: Call.objects.filter(pk=call.pk, finalized_at__isnull=False).exists())
     return list(TranscriptSegment.objects.filter(call=call, speaker="caller").order_by("start_ms"))
 
 
@@ -58,7 +61,9 @@ def _call(live_daphne, turn_detection: str):
     return result, len(audio) * 1000 // 8000
 
 
-def test_the_caller_reading_digit_groups_is_not_cut_off_before_the_last_group(live_daphne):
+def test_the_caller_reading_digit_groups_is_not_cut_off_before_the_last_group(
+    live_daphne, celery_worker_proc
+):
     result, spoken_ms = _call(live_daphne, "smart")
     (caller,) = _caller_segments(result.call_sid, 1)
     assert _digits(caller.text) == "471193", format_transcript(result)
@@ -73,7 +78,9 @@ def test_the_caller_reading_digit_groups_is_not_cut_off_before_the_last_group(li
     assert answers and asked.ended_at is not None and min(answers) >= asked.ended_at
 
 
-def test_the_fixed_silence_setting_cuts_the_same_caller_at_the_first_pause(live_daphne):
+def test_the_fixed_silence_setting_cuts_the_same_caller_at_the_first_pause(
+    live_daphne, celery_worker_proc
+):
     result, _ = _call(live_daphne, "silence")
     segments = _caller_segments(result.call_sid, 2)
     assert len(segments) >= 2, format_transcript(result)
