@@ -132,9 +132,12 @@ class LeanCall:
         webhook: str = DEMO_WEBHOOK,
         account_sid: str = DEMO_ACCOUNT_SID,
         auth_token: str = DEMO_AUTH_TOKEN,
+        media_url: str | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.public_url = (public_url or base_url).rstrip("/")
+        # Where the media stream connects (the webhook's process unless routed elsewhere).
+        self.media_url = (media_url or base_url).rstrip("/")
         self.http = http
         self.echo = echo
         self.webhook = webhook
@@ -190,7 +193,7 @@ class LeanCall:
             self._parameters = {}
         else:
             public_ws = await self._webhook()
-            connect_url = OriginMap(public=self.public_url, connect=self.base_url).to_connect(
+            connect_url = OriginMap(public=self.public_url, connect=self.media_url).to_connect(
                 public_ws
             )
             headers = {"x-twilio-signature": compute_signature(self.auth_token, public_ws, {})}

@@ -33,9 +33,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
-import websockets
 
-from calls.simulator.signing import OriginMap, build_request, compute_signature, new_sid
+from calls.simulator.signing import build_request, new_sid
 
 from ._client import CallStats, LeanCall
 from ._common import (
@@ -84,30 +83,6 @@ class Deployment:
     @property
     def processes(self) -> list[Server]:
         return [self.http] if self.http is self.media else [self.http, self.media]
-
-
-class RoutedCall(LeanCall):
-    """A LeanCall whose webhook goes to one process and media stream to another, as nginx
-    routes them (the TwiML's public stream URL is rewritten onto the media process)."""
-
-    def __init__(self, http_url: str, media_url: str, http: httpx.AsyncClient):
-        super().__init__(http_url, http)
-        self.media_url = media_url
-
-    async def connect(self, ws_path: str = "/echo") -> None:
-        public_ws = await self._webhook()  # to the HTTP process, which is the public origin
-        url = OriginMap(public=self.public_url, connect=self.media_url).to_connect(public_ws)
-        headers = {"x-twilio-signature": compute_signature(self.auth_token, public_ws, {})}
-        self.ws = await websockets.connect(
-            url,
-            additional_headers=headers,
-            user_agent_header="Twilio.TmeWs/1.0",
-            open_timeout=30,
-            proxy=None,
-            compression=None,
-            max_queue=None,
-        )
-        self.stats.connected_at = time.monotonic()
 
 
 @dataclass
@@ -199,9 +174,9 @@ async def run_round(dep: Deployment, n: int, args, speech: Speech | None, seed: 
     sampler_stop = asyncio.Event()
     sampler = asyncio.create_task(_sample(dep, sampler_stop))
     async with httpx.AsyncClient(timeout=30, limits=limits, trust_env=False) as http:
-        calls = [RoutedCall(public, media, http) for _ in range(n)]
+        calls = [LeanCall(public, http, media_url=media) for _ in range(n)]
 
-        async def one(k: int, call: RoutedCall) -> CallStats:
+        async def one(k: int, call: LeanCall) -> CallStats:
             await asyncio.sleep(k * args.stagger / max(1, n))
 
             async def script(c: LeanCall) -> None:

@@ -21,6 +21,7 @@ from django.db import connections
 from django.test import Client
 
 from tests.conftest import LiveServer, _log_on_failure, daphne_server, require_env
+from tests.e2e import words
 from tests.peers.twilio_proxy import TwilioRecordingProxy
 
 
@@ -67,6 +68,11 @@ def browser_cookie(server: LiveServer, user) -> dict:
     return {"name": "sessionid", "value": session_cookie(user), "url": server.url}
 
 
+def sign_in(page, server: LiveServer, user) -> None:
+    """The browser page is signed in as `user` on `server` (a Playwright page)."""
+    page.context.add_cookies([browser_cookie(server, user)])
+
+
 @dataclass
 class Refused:
     status: int
@@ -99,3 +105,23 @@ async def ws_receive_until(ws, predicate, timeout: float = 10.0) -> list[dict]:
         seen.append(message)
         if predicate(message):
             return seen
+
+
+async def listen_then_take_over(
+    server: LiveServer, call_id: int, cookie: str, *, heard: str, destination: str
+) -> list[dict]:
+    """A supervisor on `server` listens until the live transcript says `heard`, then hands the
+    caller to `destination`; every message the listener received (the result last)."""
+    ws = await ws_open(server, f"/v1/live/calls/{call_id}", cookie=cookie)
+    assert not isinstance(ws, Refused), ws
+    async with ws:
+        seen = await ws_receive_until(
+            ws,
+            lambda m: m.get("type") == "monitor.transcript" and heard in words(m.get("text")),
+            timeout=40,
+        )
+        await ws.send(json.dumps({"action": "take_over", "destination": destination}))
+        seen += await ws_receive_until(
+            ws, lambda m: m.get("type") == "take_over.result", timeout=15
+        )
+    return seen

@@ -5,13 +5,12 @@ the draft, see it pass, publish and read the pass rate in the publish message.""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from agents.definitions.versions import agent_update_draft
 from agents.models import Agent, AgentTestRun
-from tests.conftest import LiveServer
 from tests.factories import handover_make, world_make
-from tests.live_fixtures import browser_cookie, live_page  # noqa: F401 (a fixture)
+from tests.live_fixtures import live_page, sign_in  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -19,10 +18,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 @pytest.fixture
 def world(live_daphne):
     return world_make()
-
-
-def sign_in(page: Page, server: LiveServer, user) -> None:
-    page.context.add_cookies([browser_cookie(server, user)])
 
 
 def test_add_a_test_see_it_fail_fix_the_draft_see_it_pass_publish(live_daphne, world, live_page):  # noqa: F811

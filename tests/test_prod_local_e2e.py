@@ -45,7 +45,7 @@ from stellar import shutdown
 from stellar.kernel.logging_json import CallSidFilter, JsonFormatter, call_sid_var
 from tests.conftest import LiveServer, require_env, subprocess_database_url
 from tests.e2e import eventually, words
-from tests.live_fixtures import Refused, ws_open, ws_receive_until
+from tests.live_fixtures import listen_then_take_over
 from tests.prod_local.topology import Options, Process, Topology, prod_local
 from tests.twilio_call import ACCOUNT_SID, AUTH_TOKEN, OWNER_PASSWORD, build_line, voice_params
 
@@ -550,21 +550,9 @@ def test_supervisor_on_one_process_listens_and_takes_over_a_call_on_the_other(pr
 
     async def supervise() -> list[dict]:
         listener = LiveServer(other.url, other.port, prod.public_url, other.ws_url, None)
-        ws = await ws_open(listener, f"/v1/live/calls/{call.pk}", cookie=cookie)
-        assert not isinstance(ws, Refused), ws
-        async with ws:
-            seen = await ws_receive_until(
-                ws,
-                lambda m: (
-                    m.get("type") == "monitor.transcript" and "monday" in words(m.get("text"))
-                ),
-                timeout=40,
-            )
-            await ws.send(json.dumps({"action": "take_over", "destination": "+31612345678"}))
-            seen += await ws_receive_until(
-                ws, lambda m: m.get("type") == "take_over.result", timeout=15
-            )
-        return seen
+        return await listen_then_take_over(
+            listener, call.pk, cookie, heard="monday", destination="+31612345678"
+        )
 
     seen = asyncio.run(supervise())
     caller.join(timeout=120)

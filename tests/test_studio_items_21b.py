@@ -13,7 +13,6 @@ import sys
 import pytest
 from django.conf import settings as django_settings
 from django.core.cache import cache
-from django.test import Client
 
 from agents.definitions.speech_options import language_choices, voice_choices
 from agents.definitions.version_diff import snapshot_diff
@@ -22,7 +21,10 @@ from agents.models import Agent
 from calls.models import Call, CallStatus
 from connectors.models import PhoneConnector
 from tests.factories import AUTH_TOKEN, api_client, world_make
-from tests.test_studio_pages import twilio  # noqa: F401 (a fixture: the local Twilio REST peer)
+from tests.test_studio_pages import (
+    client_for,
+    twilio,  # noqa: F401 (a fixture: the local Twilio REST peer)
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -31,12 +33,6 @@ pytestmark = pytest.mark.django_db
 def world():
     cache.clear()
     return world_make()
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def live_call(world) -> Call:

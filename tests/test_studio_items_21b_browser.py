@@ -9,7 +9,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from agents.definitions.versions import agent_publish
 from agents.models import Agent, AgentVersion
@@ -17,7 +17,7 @@ from calls.models import Call, CallStatus
 from connectors.models import PhoneConnector
 from tests.conftest import LiveServer, _log_on_failure, daphne_server
 from tests.factories import world_make
-from tests.live_fixtures import browser_cookie, live_page  # noqa: F401 (a fixture)
+from tests.live_fixtures import live_page, sign_in  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -25,10 +25,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 @pytest.fixture
 def world(live_daphne):
     return world_make()
-
-
-def sign_in(page: Page, server: LiveServer, user) -> None:
-    page.context.add_cookies([browser_cookie(server, user)])
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ Every recording is built by whichever worker got it, from the parts the hosts sh
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import threading
@@ -20,20 +19,18 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import boto3
-import numpy as np
 import pytest
-from django.utils import timezone
 
-from calls.models import Call, CallStatus, Recording
+from calls.models import Call, Recording
 from calls.simulator import CallResult, Say, Wait, WaitForAgent, simulate_call
 from calls.tasks import finalize_call
 from stellar.celery import app as celery_app
-from stellar.kernel.audio import pcm16_to_ulaw
 from tests.conftest import LiveServer, require_env, subprocess_database_url
 from tests.e2e import eventually, words
 from tests.harness.services import S3_TEST_CREDENTIALS
-from tests.live_fixtures import Refused, ws_open, ws_receive_until
+from tests.live_fixtures import listen_then_take_over
 from tests.prod_local.topology import S3_BUCKET, Options, Process, Topology, prod_local
+from tests.spooled_calls import long_spooled_call
 from tests.test_prod_local_e2e import (
     QUESTION,
     live_call_host,
@@ -42,7 +39,7 @@ from tests.test_prod_local_e2e import (
     upstreams_of_media_streams,
 )
 from tests.test_recordings_e2e import read_stereo, rms
-from tests.twilio_call import OWNER_PASSWORD, build_line, new_call_sid
+from tests.twilio_call import OWNER_PASSWORD, build_line
 
 pytestmark = pytest.mark.e2e
 
@@ -148,21 +145,9 @@ def test_calls_on_two_hosts_cross_host_take_over_and_a_killed_worker(hosts, sett
     async def supervise_from_host_b() -> list[dict]:
         daphne: Process = host_b.daphnes[0]
         server = LiveServer(daphne.url, daphne.port, hosts.public_url, daphne.ws_url, None)
-        ws = await ws_open(server, f"/v1/live/calls/{call.pk}", cookie=cookie)
-        assert not isinstance(ws, Refused), ws
-        async with ws:
-            seen = await ws_receive_until(
-                ws,
-                lambda m: (
-                    m.get("type") == "monitor.transcript" and "monday" in words(m.get("text"))
-                ),
-                timeout=40,
-            )
-            await ws.send(json.dumps({"action": "take_over", "destination": "+31612345678"}))
-            seen += await ws_receive_until(
-                ws, lambda m: m.get("type") == "take_over.result", timeout=15
-            )
-        return seen
+        return await listen_then_take_over(
+            server, call.pk, cookie, heard="monday", destination="+31612345678"
+        )
 
     seen = asyncio.run(supervise_from_host_b())
     first.join(timeout=90)
@@ -278,31 +263,11 @@ def upstreams_of(topology: Topology, since: int, path_part: str) -> set[str]:
 def spooled_on(topology: Topology, host, settings, *, minutes: int) -> Call:
     """An ended call whose `minutes` of audio (both tracks) host A spooled and shipped."""
     from calls.recordings.shipping import ship_call_spool
-    from calls.recordings.spool import AGENT, CALLER, CallSpool
 
-    line = build_line()
-    now = timezone.now()
-    call = Call.objects.create(
-        workspace=line.agent.workspace,
-        connector=line.connector,
-        call_sid=new_call_sid(),
-        status=CallStatus.COMPLETED,
-        answered_at=now,
-        ended_at=now,
-        stream_ended_at=now,
-    )
     settings.STELLAR_SPOOL_DIR = host.var_dir / "spool"
     settings.STELLAR_SPOOL_STORE = host.env["STELLAR_SPOOL_STORE"]
     settings.STELLAR_SPOOL_STORE_ENDPOINT_URL = topology.s3_url
     settings.STELLAR_HOST_ID = host.name
-    rng = np.random.default_rng(7)
-    noise = pcm16_to_ulaw(rng.integers(-3000, 3000, 8000, dtype=np.int16))
-    spool = CallSpool(call.pk)
-    for ms in range(0, minutes * 60_000, 1000):
-        for offset in range(0, 1000, 20):
-            frame = noise[offset * 8 : offset * 8 + 160]
-            spool.write(CALLER, ms + offset, frame)
-            spool.write(AGENT, ms + offset, frame)
-    spool.close()
+    call = long_spooled_call(minutes)
     assert ship_call_spool(call.pk) == 1
     return call

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from agents.models import Workspace
 from calls.models import LIVE_STATUSES, Call, CallStatus, Recording, Speaker
-from calls.recordings.stereo import build_recording
+from calls.recordings.stereo import BuiltRecording, build_recording
 from calls.recordings.store import discard_call_audio
 from calls.services import call_end, call_event_add
 
@@ -45,15 +45,7 @@ def call_finalize(*, call_id: int, rebuild: bool = False) -> Call:
         with build_recording(call.pk) as built:
             if built is not None:
                 Recording.objects.filter(call=call).delete()
-                recording = Recording(
-                    call=call,
-                    duration_ms=built.duration_ms,
-                    size_bytes=built.size_bytes,
-                    sha256=built.sha256,
-                )
-                # Streamed from the temporary file into the storage, never whole in memory.
-                recording.file.save(f"{call.call_sid}.wav", File(built.file), save=False)
-                recording.save()
+                _store_recording(call, built)
         call.summary = summary_for(call)
         call.finalized_at = timezone.now()
         call.save(update_fields=["summary", "finalized_at"])
@@ -78,14 +70,7 @@ def _rebuild_recording(call: Call) -> None:
         old_name = old.file.name if old is not None else ""
         if old is not None:
             old.delete()
-        recording = Recording(
-            call=call,
-            duration_ms=built.duration_ms,
-            size_bytes=built.size_bytes,
-            sha256=built.sha256,
-        )
-        recording.file.save(f"{call.call_sid}.wav", File(built.file), save=False)
-        recording.save()
+        recording = _store_recording(call, built)
         if old_name and old_name != recording.file.name:
             recording.file.storage.delete(old_name)
     call_event_add(
@@ -95,6 +80,19 @@ def _rebuild_recording(call: Call) -> None:
         duration_ms=built.duration_ms,
     )
     logger.info("call %s: recording rebuilt from late spool parts", call.call_sid)
+
+
+def _store_recording(call: Call, built: BuiltRecording) -> Recording:
+    recording = Recording(
+        call=call,
+        duration_ms=built.duration_ms,
+        size_bytes=built.size_bytes,
+        sha256=built.sha256,
+    )
+    # Streamed from the temporary file into the storage, never whole in memory.
+    recording.file.save(f"{call.call_sid}.wav", File(built.file), save=False)
+    recording.save()
+    return recording
 
 
 def calls_sweep_stale(*, now: datetime | None = None) -> list[int]:

@@ -252,6 +252,19 @@ def postgres_server(workdir: Path | None = None, dbname: str = "stellar") -> Ite
             stop(proc, signal.SIGINT, timeout=20)
 
 
+@contextlib.contextmanager
+def _serving(
+    name: str, cmd: list[str], log: Path, *, cwd: Path, port: int, timeout: float = 30.0
+) -> Iterator[None]:
+    """Run `cmd` until the block ends; ready once it listens on `port`."""
+    proc = spawn(cmd, log, cwd=cwd)
+    _started(name, proc, log, lambda: wait_for_port(port, proc=proc, timeout=timeout))
+    try:
+        yield
+    finally:
+        stop(proc)
+
+
 # --- Redis --------------------------------------------------------------------------------
 
 
@@ -279,27 +292,27 @@ def redis_server(workdir: Path | None = None) -> Iterator[Redis]:
             *("--port", str(port), "--bind", LOOPBACK, "--dir", str(root)),
             *("--save", "", "--appendonly", "no", "--daemonize", "no"),
         ]
-        proc = spawn(cmd, log, cwd=root)
-        _started("Redis", proc, log, lambda: wait_for_port(port, proc=proc, timeout=30))
-        try:
+        with _serving("Redis", cmd, log, cwd=root, port=port):
             yield Redis(LOOPBACK, port, log)
-        finally:
-            stop(proc)
 
 
 # --- Prism (Twilio API mock) --------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Prism:
+class HttpService:
     host: str
     port: int
-    spec: Path
     log: Path
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Prism(HttpService):
+    spec: Path
 
 
 @contextlib.contextmanager
@@ -314,12 +327,8 @@ def prism_server(
     with _service_dir(workdir, "prism") as root:
         port, log = free_port(), root / "prism.log"
         cmd = [str(PRISM_BIN), "mock", "-h", LOOPBACK, "-p", str(port), str(spec)]
-        proc = spawn(cmd, log, cwd=REPO_ROOT)
-        _started("Prism", proc, log, lambda: wait_for_port(port, proc=proc, timeout=timeout))
-        try:
-            yield Prism(LOOPBACK, port, spec, log)
-        finally:
-            stop(proc)
+        with _serving("Prism", cmd, log, cwd=REPO_ROOT, port=port, timeout=timeout):
+            yield Prism(LOOPBACK, port, log, spec)
 
 
 # --- S3-compatible object store (moto in server mode) -------------------------------------
@@ -333,15 +342,8 @@ S3_TEST_CREDENTIALS = {
 }
 
 
-@dataclass(frozen=True)
-class S3:
-    host: str
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+class S3(HttpService):
+    pass
 
 
 @contextlib.contextmanager
@@ -352,9 +354,6 @@ def s3_server(workdir: Path | None = None) -> Iterator[S3]:
         raise ServiceError(f"{MOTO_BIN} is missing: pip install -r requirements-dev.txt")
     with _service_dir(workdir, "s3") as root:
         port, log = free_port(), root / "moto.log"
-        proc = spawn([str(MOTO_BIN), "-H", LOOPBACK, "-p", str(port)], log, cwd=root)
-        _started("moto S3", proc, log, lambda: wait_for_port(port, proc=proc, timeout=30))
-        try:
+        cmd = [str(MOTO_BIN), "-H", LOOPBACK, "-p", str(port)]
+        with _serving("moto S3", cmd, log, cwd=root, port=port):
             yield S3(LOOPBACK, port, log)
-        finally:
-            stop(proc)

@@ -10,6 +10,7 @@ import pytest
 from agents.engine import CallContext, Conversation, Decision, Handover, Speak, TurnEvent
 from agents.engine.conversation import CANNOT_HELP
 from agents.engine.embedded import EmbeddedBrain, description_phrases, second_person
+from calls.management.commands.stellar_demo import INTENTS, KNOWLEDGE
 
 BAKERY: dict[str, Any] = {
     "name": "Harbour Bakery",
@@ -65,32 +66,8 @@ BAKERY: dict[str, Any] = {
 
 # The demo agent of `manage.py stellar_demo`: no order intent, so an order question is not sales.
 DEMO: dict[str, Any] = {
-    "knowledge": [
-        {
-            "question": "What are your opening hours? When are you open?",
-            "answer": "We are open Monday to Friday from nine in the morning to six in the evening.",
-        },
-        {
-            "question": "Where is your office? What is your address?",
-            "answer": "Our office is at Keizersgracht one hundred in Amsterdam.",
-        },
-        {
-            "question": "How much does delivery cost? shipping price",
-            "answer": "Delivery is free for orders above fifty euros, otherwise it costs five euros.",
-        },
-    ],
-    "intents": [
-        {
-            "name": "buy",
-            "examples": ["I want to buy something", "I'd like a quote", "talk to sales", "pricing"],
-            "action": "transfer_to_sales",
-        },
-        {
-            "name": "broken",
-            "examples": ["my product is broken", "I need technical help", "it does not work"],
-            "action": "transfer_to_support",
-        },
-    ],
+    "knowledge": KNOWLEDGE,
+    "intents": INTENTS,
     "actions": [],
     "handover_actions": [
         {
