@@ -42,6 +42,7 @@ from agents.models import (
     AuthConnectorCredential,
     AuthKind,
     Environment,
+    EnvironmentWebhook,
     Membership,
     Secret,
     SecretValue,
@@ -570,4 +571,16 @@ class AuthConnectorCredentialAdmin(admin.ModelAdmin[AuthConnectorCredential]):
     def has_change_permission(
         self, request: HttpRequest, obj: AuthConnectorCredential | None = None
     ) -> bool:
+        return False
+
+
+@admin.register(EnvironmentWebhook)
+class EnvironmentWebhookAdmin(admin.ModelAdmin[EnvironmentWebhook]):
+    """URL and on/off only; the signing secret is generated (and shown once) in Studio."""
+
+    list_display = ["environment", "url", "enabled", "secret_rotated_at"]
+    fields = ["environment", "url", "enabled", "secret_rotated_at"]
+    readonly_fields = ["environment", "secret_rotated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

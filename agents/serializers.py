@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from agents.definitions.extraction_fields import FIELD_TYPES, NAME_PATTERN
 from agents.definitions.models import TurnDetection
 from agents.definitions.speech_options import language_problem, voice_problem
 from agents.models import (
@@ -110,6 +111,31 @@ class IntentSerializer(serializers.Serializer[dict[str, Any]]):
     action = serializers.CharField(max_length=63, required=False, allow_blank=True)
 
 
+class ExtractionFieldSerializer(serializers.Serializer[dict[str, Any]]):
+    """A value filled in after each call (calls.postcall); see docs/extraction.md."""
+
+    name = serializers.RegexField(
+        NAME_PATTERN, max_length=40, help_text="A slug, e.g. appointment_date."
+    )
+    type = serializers.ChoiceField(choices=list(FIELD_TYPES.items()))
+    description = serializers.CharField(
+        max_length=300,
+        required=False,
+        allow_blank=True,
+        help_text="What the value is; the LLM reads it, and the rules match its words.",
+    )
+    options = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        help_text="The choices (type choice only).",
+    )
+
+
+@extend_schema_field(ExtractionFieldSerializer(many=True))
+class ExtractionFieldsOutputField(serializers.JSONField):
+    pass
+
+
 @extend_schema_field(KnowledgeItemSerializer(many=True))
 class KnowledgeOutputField(serializers.JSONField):
     pass
@@ -153,6 +179,7 @@ class DraftInputSerializer(serializers.Serializer[None]):
     )
     knowledge = KnowledgeItemSerializer(many=True, required=False)
     intents = IntentSerializer(many=True, required=False)
+    extraction_fields = ExtractionFieldSerializer(many=True, required=False)
 
     def validate_language(self, value: str) -> str:
         return _installed(value, language_problem)
@@ -187,6 +214,7 @@ class DraftOutputSerializer(serializers.Serializer[Agent]):
     turn_detection = serializers.ChoiceField(choices=TurnDetection.choices)
     knowledge = KnowledgeOutputField()
     intents = IntentsOutputField()
+    extraction_fields = ExtractionFieldsOutputField()
     updated_at = serializers.DateTimeField()
 
 

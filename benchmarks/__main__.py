@@ -18,6 +18,7 @@ PARTS = {
     "webhooks": "benchmarks.webhooks",
     "capacity": "benchmarks.capacity",
     "turntaking": "benchmarks.turntaking",
+    "overload": "benchmarks.overload",
 }
 
 

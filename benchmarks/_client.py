@@ -156,6 +156,7 @@ class LeanCall:
         self.closed = asyncio.Event()
         self.hangup = asyncio.Event()
         self.started = asyncio.Event()
+        self.overflowed = False  # the webhook answered with the overflow rule
 
     # -- webhook + handshake ----------------------------------------------------------------
 
@@ -182,7 +183,11 @@ class LeanCall:
         verbs = parse_twiml(resp.text, base_url=req.url)
         connect = next((v for v in verbs if isinstance(v, ConnectVerb) and v.stream), None)
         if connect is None:
-            raise RuntimeError(f"webhook TwiML has no <Connect><Stream>: {resp.text[:200]}")
+            # Turned away (the overflow rule: a message or a forward) or a broken answer.
+            self.overflowed = "<Say>" in resp.text or "<Dial>" in resp.text
+            raise RuntimeError(
+                "overflow" if self.overflowed else f"no <Connect><Stream>: {resp.text[:200]}"
+            )
         self._parameters = dict(connect.stream.parameters)
         return connect.stream.url
 
@@ -409,3 +414,14 @@ class LeanCall:
                 return False
             await asyncio.sleep(0.01)
         return turn.response_at is not None
+
+
+async def keep_talking(
+    call: LeanCall, speech: Speech, *, answer_timeout: float = 10.0, quiet_timeout: float = 15.0
+) -> None:
+    """The caller talks all the time: a line, the agent's answer, the line again."""
+    while not call.closed.is_set() and not call.hangup.is_set():
+        turn = call.say(speech)
+        await call.wait_sent(turn)
+        await call.wait_response(turn, timeout=answer_timeout)
+        await call.wait_agent_quiet(quiet=0.3, timeout=quiet_timeout)

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from ._client import CallStats, LeanCall
+from ._client import CallStats, LeanCall, keep_talking
 from ._common import (
     CALLER_LINE,
     CLIENT_CORE,
@@ -153,15 +153,6 @@ def stack(senv: StellarEnv) -> Iterator[Stack]:
         yield Stack(a, b, c)
 
 
-async def _talk(call: LeanCall, speech: Speech) -> None:
-    """The caller talks all the time: a line, the agent's answer, the line again."""
-    while not call.closed.is_set() and not call.hangup.is_set():
-        turn = call.say(speech)
-        await call.wait_sent(turn)
-        await call.wait_response(turn, timeout=10.0)
-        await call.wait_agent_quiet(quiet=0.3, timeout=15.0)
-
-
 @dataclass
 class Phase:
     name: str
@@ -233,7 +224,7 @@ async def run_phase(
                 async def script(c: LeanCall, offset: float = (k * 0.37) % 2.0) -> None:
                     # After the greeting; offsets spread the callers' turns over the window.
                     await asyncio.sleep(warm_s - 2.0 + offset)
-                    await _talk(c, speech)
+                    await keep_talking(c, speech)
 
             stats = await call.run(duration, script)
             if listener is not None:

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
 
-from calls.models import Call, CallEvent, Recording, TranscriptSegment
+from calls.models import Call, CallEvent, Recording, TranscriptSegment, WebhookDelivery
 
 
 class ReadOnlyMixin:
@@ -80,3 +80,10 @@ class TranscriptSegmentAdmin(ReadOnlyMixin, admin.ModelAdmin[TranscriptSegment])
 class RecordingAdmin(ReadOnlyMixin, admin.ModelAdmin[Recording]):
     list_display = ["call", "duration_ms", "size_bytes", "created_at"]
     search_fields = ["call__call_sid"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin[WebhookDelivery]):
+    list_display = ["call", "event", "attempt", "status", "response_code", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["call__call_sid", "delivery_id"]

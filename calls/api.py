@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,7 +20,13 @@ from agents.api import WorkspaceViewSet
 from calls.models import Call, Recording
 from calls.recordings.download import recording_response
 from calls.selectors import call_detail, call_list
-from calls.serializers import CallDetailOutputSerializer, CallFilterSerializer, CallOutputSerializer
+from calls.serializers import (
+    CallDetailOutputSerializer,
+    CallFilterSerializer,
+    CallOutputSerializer,
+    ResendOutputSerializer,
+)
+from calls.tasks import resend_call_ended
 
 
 class WavRenderer(BaseRenderer):
@@ -91,3 +99,15 @@ class CallViewSet(WorkspaceViewSet):
             raise Http404("This call has no recording.")
         # Django's request: DRF's wrapper is no ASGIRequest, and the file would be read whole.
         return recording_response(request._request, recording)
+
+    @extend_schema(request=None, responses={202: ResendOutputSerializer})
+    @action(detail=True, methods=["post"], url_path="resend-webhook")
+    def resend_webhook(self, request: Request, pk: str) -> Response:
+        """Send the call's `call.ended` to its environment's webhook again (same delivery id,
+        so receivers can de-duplicate); the attempt is listed in webhook_deliveries."""
+        call = self.get_object()
+        try:
+            resend_call_ended(call=call)
+        except DjangoValidationError as exc:
+            raise ValidationError({"detail": exc.messages}) from exc
+        return Response({"queued": True}, status=202)

@@ -59,6 +59,10 @@ class Call(models.Model):
     stream_ended_at = models.DateTimeField(null=True, blank=True)
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
     finalized_at = models.DateTimeField(null=True, blank=True)
+    # The agent's extraction fields filled after the call (calls.postcall): {name: value}.
+    extracted = models.JSONField(default=dict, blank=True)
+    extracted_by = models.CharField(max_length=10, blank=True, help_text="rules, or llm")
+    extracted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -127,3 +131,46 @@ class Recording(models.Model):
 
     def __str__(self) -> str:
         return f"Recording of {self.call.call_sid}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Sending"
+    SUCCEEDED = "succeeded", "Delivered"
+    RETRYING = "retrying", "Failed, will retry"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to POST an event about a call to its environment's webhook
+    (calls.postcall.webhooks). All attempts of one event share `delivery_id`, sent as a
+    header so the receiver can de-duplicate."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    environment = models.ForeignKey(
+        Environment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    event = models.CharField(max_length=40, default="call.ended")
+    delivery_id = models.UUIDField(db_index=True)
+    attempt = models.PositiveIntegerField(default=1)
+    manual = models.BooleanField(default=False, help_text="Re-sent by hand.")
+    url = models.URLField(max_length=500)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["environment", "-created_at"])]
+        # A redelivered task finds its attempt already logged instead of sending it twice.
+        constraints = [
+            models.UniqueConstraint(fields=["delivery_id", "attempt"], name="unique_attempt")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.attempt} for {self.call_id}: {self.status}"

@@ -7,7 +7,14 @@ from typing import Any
 from rest_framework import serializers
 
 from agents.serializers import choice_field_class
-from calls.models import Call, CallEvent, CallStatus, Recording, TranscriptSegment
+from calls.models import (
+    Call,
+    CallEvent,
+    CallStatus,
+    Recording,
+    TranscriptSegment,
+    WebhookDelivery,
+)
 
 CallStatusField = choice_field_class(CallStatus, "CallStatus")
 MAX_ID = 2**63 - 1  # the largest primary key (bigint)
@@ -73,10 +80,33 @@ class RecordingOutputSerializer(serializers.ModelSerializer[Recording]):
         read_only_fields = fields
 
 
+class WebhookDeliveryOutputSerializer(serializers.ModelSerializer[WebhookDelivery]):
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "delivery_id",
+            "event",
+            "attempt",
+            "manual",
+            "url",
+            "status",
+            "response_code",
+            "error",
+            "duration_ms",
+            "next_retry_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
 class CallDetailOutputSerializer(CallOutputSerializer):
     events = CallEventOutputSerializer(many=True)
     segments = TranscriptSegmentOutputSerializer(many=True)
     recording = serializers.SerializerMethodField()
+    extracted = serializers.JSONField(
+        help_text="The agent's extraction fields filled after the call: {name: value or null}."
+    )
+    webhook_deliveries = WebhookDeliveryOutputSerializer(many=True)
 
     class Meta(CallOutputSerializer.Meta):
         fields = [
@@ -86,9 +116,17 @@ class CallDetailOutputSerializer(CallOutputSerializer):
             "events",
             "segments",
             "recording",
+            "extracted",
+            "extracted_by",
+            "extracted_at",
+            "webhook_deliveries",
         ]
         read_only_fields = fields
 
     def get_recording(self, call: Call) -> dict[str, Any] | None:
         recording = getattr(call, "recording", None)
         return RecordingOutputSerializer(recording).data if recording else None
+
+
+class ResendOutputSerializer(serializers.Serializer[None]):
+    queued = serializers.BooleanField()

@@ -11,6 +11,7 @@ from django.utils import timezone
 from calls.handover_state import HandoverState
 from calls.models import Call, CallEvent, CallStatus, TranscriptSegment
 from calls.signals import call_finished
+from connectors.capacity import CallLease, lease_release
 
 TERMINAL_TWILIO_STATUSES = {
     "completed": CallStatus.COMPLETED,
@@ -127,6 +128,7 @@ def call_stream_ended(
     )
     call.refresh_from_db()
     call_event_add(call=call, kind="stream_stopped", message=reason, input_errors=input_errors)
+    call_capacity_release(call)
     handover = HandoverState.of(call)
     rest_transfer = handover is not None and handover.via == "rest"
     if caller_hung_up and call.ended_at is None and not rest_transfer:
@@ -150,8 +152,16 @@ def call_end(*, call: Call, status: str, outcome: str = "", duration: int | None
         start = call.answered_at or call.created_at
         call.duration_seconds = max(0, int((call.ended_at - start).total_seconds()))
     call.save(update_fields=["ended_at", "status", "outcome", "duration_seconds"])
+    call_capacity_release(call)
     _finalize_when_ready(call)
     return call
+
+
+def call_capacity_release(call: Call) -> None:
+    """The agent is done with the call (its stream or the call ended): its capacity lease goes
+    back, so the next caller past the cap is answered at once (docs/capacity.md)."""
+    if call.connector_id is not None:
+        lease_release(CallLease(call.call_sid, call.connector_id, call.workspace_id))
 
 
 def _finalize_when_ready(call: Call) -> None:

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from connectors.models import PhoneConnector
+from connectors.models import PhoneConnector, RolloutChange, WorkspaceCallCap
 from connectors.selectors import connector_resolve_version
 from connectors.services import connector_check, connector_create, connector_update
 
@@ -104,3 +104,34 @@ class PhoneConnectorAdmin(admin.ModelAdmin[PhoneConnector]):
         obj.twilio_auth_token_ciphertext = created.twilio_auth_token_ciphertext
         obj.created_at = created.created_at
         obj._state.adding = False
+
+
+@admin.register(RolloutChange)
+class RolloutChangeAdmin(admin.ModelAdmin[RolloutChange]):
+    """The rollout audit: read only, as an audit is (changes are made on the connector)."""
+
+    list_display = ["connector", "changed_by_name", "changed_at", "before_text", "after_text"]
+    list_filter = ["changed_at"]
+    readonly_fields = [
+        "workspace",
+        "connector",
+        "changed_by",
+        "changed_by_name",
+        "changed_at",
+        "before",
+        "after",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(WorkspaceCallCap)
+class WorkspaceCallCapAdmin(admin.ModelAdmin[WorkspaceCallCap]):
+    list_display = ["workspace", "max_concurrent_calls"]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -18,6 +20,8 @@ from connectors.serializers import (
     PhoneConnectorInputSerializer,
     PhoneConnectorOutputSerializer,
     PhoneConnectorUpdateInputSerializer,
+    RolloutInputSerializer,
+    RolloutOutputSerializer,
 )
 
 
@@ -91,3 +95,36 @@ class PhoneConnectorViewSet(WorkspaceViewSet):
             **changes,
         )
         return Response(PhoneConnectorOutputSerializer(connector).data)
+
+    @extend_schema(responses=RolloutOutputSerializer)
+    @action(detail=True, methods=["get"])
+    def rollout(self, request: Request, pk: str | None = None) -> Response:
+        """The share sent to the agent, the version split and the audit of their changes."""
+        return Response(RolloutOutputSerializer(self._connector()).data)
+
+    @extend_schema(request=RolloutInputSerializer, responses=RolloutOutputSerializer)
+    @rollout.mapping.put
+    def rollout_update(self, request: Request, pk: str | None = None) -> Response:
+        connector = self._connector()
+        data = self._valid(RolloutInputSerializer)
+        return self._rollout_set(connector, data)
+
+    @extend_schema(request=RolloutInputSerializer, responses=RolloutOutputSerializer)
+    @rollout.mapping.patch
+    def rollout_partial_update(self, request: Request, pk: str | None = None) -> Response:
+        connector = self._connector()
+        data = {
+            "rollout_percent": connector.rollout_percent,
+            "existing_line": connector.existing_line,
+            "candidate_version": connector.candidate_version,
+            "candidate_percent": connector.candidate_percent,
+            **self._valid(RolloutInputSerializer, partial=True),
+        }
+        return self._rollout_set(connector, data)
+
+    def _rollout_set(self, connector: PhoneConnector, data: dict[str, Any]) -> Response:
+        user = self.request.user  # authenticated (IsAuthenticated), never anonymous here
+        connector = services.connector_rollout_set(
+            connector=connector, changed_by=user if isinstance(user, User) else None, **data
+        )
+        return Response(RolloutOutputSerializer(connector).data)

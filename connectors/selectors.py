@@ -10,7 +10,8 @@ from django.db.models import QuerySet
 from agents.definitions.selectors import latest_published_version
 from agents.definitions.versions import agent_snapshot
 from agents.models import AgentVersion, VersionStatus, Workspace
-from connectors.models import PhoneConnector, VersionMode
+from connectors.models import PhoneConnector, RolloutChange, VersionMode
+from connectors.rollout import Arm, RolloutSettings, caller_key, rollout_decide
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,9 @@ class Resolution:
 
 def connector_by_identifier(identifier: str) -> PhoneConnector | None:
     return (
-        PhoneConnector.objects.select_related("agent", "environment", "workspace")
+        PhoneConnector.objects.select_related(
+            "agent", "environment", "workspace", "candidate_version"
+        )
         .filter(identifier=identifier)
         .first()
     )
@@ -56,6 +59,80 @@ def connector_resolve_version(*, connector: PhoneConnector) -> Resolution:
     return Resolution(
         version.snapshot, version, version.label, f"Latest published version {version.label}"
     )
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where one call goes: the agent (with the version of its arm) or the existing line."""
+
+    resolution: Resolution  # what answers; not ok (and no existing line): refuse the call
+    existing_line: str  # set when the call goes straight to the team's current number
+    arm: Arm | None
+    rollout_percent: int
+
+    @property
+    def to_existing_line(self) -> bool:
+        return bool(self.existing_line)
+
+    @property
+    def message(self) -> str:
+        """The line the call's timeline shows for this decision."""
+        if self.to_existing_line:
+            return f"Sent to the existing line (rollout {self.rollout_percent} %)"
+        share = "" if self.rollout_percent == 100 else f" (rollout {self.rollout_percent} %)"
+        arm = f", {self.arm} version" if self.arm == Arm.CANDIDATE else ""
+        return f"Sent to the agent{share}: {self.resolution.label or 'no version'}{arm}"
+
+
+def rollout_settings(connector: PhoneConnector) -> RolloutSettings:
+    return RolloutSettings(
+        rollout_percent=connector.rollout_percent,
+        existing_line=connector.existing_line,
+        candidate_percent=connector.candidate_percent,
+        has_candidate=connector.candidate_version_id is not None,
+    )
+
+
+def connector_route(*, connector: PhoneConnector, from_number: str, call_sid: str) -> Route:
+    """The rollout decision for one incoming call (docs/rollout.md). A disabled connector
+    answers nobody, not even through the existing line: disabling is the off switch."""
+    share = connector.rollout_percent
+    if not connector.enabled:
+        return Route(connector_resolve_version(connector=connector), "", None, share)
+    key = caller_key(from_number=from_number, call_sid=call_sid)
+    decision = rollout_decide(
+        connector_id=connector.pk, key=key, settings=rollout_settings(connector)
+    )
+    if not decision.to_agent:  # no version answers this call: none is looked up
+        reason = f"Sent to the existing line (rollout {share} %)"
+        return Route(Resolution(None, None, "", reason), connector.existing_line, None, share)
+    if decision.arm == Arm.CANDIDATE:
+        candidate = _candidate_resolution(connector)
+        if candidate is not None:
+            return Route(candidate, "", Arm.CANDIDATE, share)
+    current = connector_resolve_version(connector=connector)
+    return Route(current, "", decision.arm if current.ok else None, share)
+
+
+def _candidate_resolution(connector: PhoneConnector) -> Resolution | None:
+    """The candidate, while it is still a published version of the connector's agent; an
+    unpublished candidate is withdrawn, so its callers get the current version instead."""
+    version = connector.candidate_version
+    if (
+        version is None
+        or version.agent_id != connector.agent_id
+        or version.status != VersionStatus.PUBLISHED
+    ):
+        return None
+    return Resolution(
+        version.snapshot, version, version.label, f"Candidate version {version.label}"
+    )
+
+
+def rollout_change_list(*, connector: PhoneConnector) -> QuerySet[RolloutChange]:
+    return RolloutChange.objects.filter(
+        workspace_id=connector.workspace_id, connector=connector
+    ).select_related("changed_by")
 
 
 def connector_list(*, workspace: Workspace) -> QuerySet[PhoneConnector]:

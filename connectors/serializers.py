@@ -12,8 +12,10 @@ from rest_framework import serializers
 
 from agents.models import Agent, AgentVersion, Environment
 from agents.serializers import WorkspacePrimaryKeyField, choice_field_class
-from connectors.models import ConnectorKind, PhoneConnector, VersionMode
-from connectors.selectors import connector_resolve_version
+from connectors.models import ConnectorKind, PhoneConnector, RolloutChange, VersionMode
+from connectors.selectors import connector_resolve_version, rollout_change_list
+
+ROLLOUT_CHANGES_SHOWN = 50
 
 ConnectorKindField = choice_field_class(ConnectorKind, "ConnectorKind")
 
@@ -83,6 +85,10 @@ class PhoneConnectorOutputSerializer(serializers.ModelSerializer[PhoneConnector]
             "auth_token_set",
             "enabled",
             "answering",
+            "rollout_percent",
+            "existing_line",
+            "candidate_version",
+            "candidate_percent",
             "created_at",
         ]
         read_only_fields = fields
@@ -94,3 +100,67 @@ class PhoneConnectorOutputSerializer(serializers.ModelSerializer[PhoneConnector]
     def get_answering(self, connector: PhoneConnector) -> dict[str, Any]:
         resolution = connector_resolve_version(connector=connector)
         return {"ok": resolution.ok, "label": resolution.label, "reason": resolution.reason}
+
+
+# Rollout ------------------------------------------------------------------------------------
+
+
+class RolloutInputSerializer(serializers.Serializer[None]):
+    rollout_percent = serializers.IntegerField(
+        min_value=0, max_value=100, help_text="Share of callers the agent answers (0–100)."
+    )
+    existing_line = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="E.164 number the other callers are dialled through to; needed below 100 %.",
+    )
+    candidate_version = WorkspacePrimaryKeyField(
+        model=AgentVersion,
+        workspace_path="agent__workspace",
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A published version of the connector's agent to try on a share of callers.",
+    )
+    candidate_percent = serializers.IntegerField(
+        min_value=0,
+        max_value=100,
+        default=0,
+        help_text="Share of the agent's callers (0–100) the candidate answers, sticky per caller.",
+    )
+
+
+class RolloutChangeOutputSerializer(serializers.ModelSerializer[RolloutChange]):
+    changed_by = serializers.CharField(source="changed_by_name")
+
+    class Meta:
+        model = RolloutChange
+        fields = ["id", "changed_at", "changed_by", "before", "after"]
+        read_only_fields = fields
+
+
+class RolloutOutputSerializer(serializers.ModelSerializer[PhoneConnector]):
+    candidate_version_label = serializers.CharField(
+        source="candidate_version.label", allow_null=True, default=None
+    )
+    changes = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PhoneConnector
+        fields = [
+            "rollout_percent",
+            "existing_line",
+            "candidate_version",
+            "candidate_version_label",
+            "candidate_percent",
+            "changes",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(RolloutChangeOutputSerializer(many=True))
+    def get_changes(self, connector: PhoneConnector) -> list[dict[str, Any]]:
+        """The latest changes, newest first (the audit itself is never trimmed)."""
+        changes = rollout_change_list(connector=connector)[:ROLLOUT_CHANGES_SHOWN]
+        return list(RolloutChangeOutputSerializer(changes, many=True).data)

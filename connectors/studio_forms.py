@@ -162,3 +162,41 @@ class VersionPickerForm(forms.Form):
         super().__init__(*args, **kwargs)
         pinned = cast(VersionChoiceField, self.fields["pinned_version"])  # declared above
         pinned.queryset = pinned_choices(workspace, agent_id)
+
+
+class RolloutForm(forms.Form):
+    """Rollout on the connector page: the agent's share, the existing line, the version split.
+    The service validates the number against the destination policy and the candidate."""
+
+    rollout_percent = forms.IntegerField(
+        label="Calls to the agent (%)",
+        min_value=0,
+        max_value=100,
+        help_text="The other callers go straight to the existing line. Sticky per caller.",
+    )
+    existing_line = forms.CharField(
+        label="Existing line",
+        max_length=40,
+        required=False,
+        help_text="Your team's current number in E.164, e.g. +31201234567.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "tel"}),
+    )
+    candidate_version = VersionChoiceField(
+        label="Candidate version",
+        queryset=AgentVersion.objects.none(),
+        required=False,
+        empty_label="No candidate (no split)",
+        help_text="A published version to try on part of the agent's callers (canary / A-B).",
+    )
+    candidate_percent = forms.IntegerField(
+        label="Agent calls to the candidate (%)",
+        min_value=0,
+        max_value=100,
+        initial=0,
+        help_text="The same caller always gets the same version.",
+    )
+
+    def __init__(self, *args: Any, workspace: Workspace, agent_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        candidate = cast(VersionChoiceField, self.fields["candidate_version"])  # declared above
+        candidate.queryset = pinned_choices(workspace, agent_id)

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import ProtectedError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents.models import Role
@@ -17,16 +18,27 @@ from agents.tenancy.access import StudioRequest, studio_view
 from agents.tenancy.studio_forms import service_errors_to_form
 from connectors import numbers
 from connectors.models import PhoneConnector
-from connectors.selectors import connector_list, connector_resolve_version
-from connectors.services import connector_create, connector_delete, connector_update
-from connectors.studio_forms import ConnectorForm, VersionPickerForm
+from connectors.selectors import connector_list, connector_resolve_version, rollout_change_list
+from connectors.services import (
+    ROLLOUT_FIELDS,
+    connector_create,
+    connector_delete,
+    connector_rollout_set,
+    connector_update,
+)
+from connectors.studio_forms import ConnectorForm, RolloutForm, VersionPickerForm
 
 FORM_FIELDS = ("name", "agent", "environment", "version_mode", "pinned_version")
 
 
+ROLLOUT_CHANGES_SHOWN = 20
+
+
 def _connector(request: StudioRequest, connector_id: int) -> PhoneConnector:
     return get_object_or_404(
-        PhoneConnector.objects.select_related("agent", "environment", "pinned_version"),
+        PhoneConnector.objects.select_related(
+            "agent", "environment", "pinned_version", "candidate_version"
+        ),
         pk=connector_id,
         workspace=request.studio.workspace,
     )
@@ -90,10 +102,22 @@ def connector_version_options(request: StudioRequest) -> HttpResponse:
     return render(request, "studio/connectors/_version_picker.html", {"form": form})
 
 
-@require_GET
-@studio_view(write_role=Role.EDITOR)
-def connector_detail_view(request: StudioRequest, connector_id: int) -> HttpResponse:
-    connector = _connector(request, connector_id)
+def _rollout_form(
+    request: StudioRequest, connector: PhoneConnector, data: object = None
+) -> RolloutForm:
+    initial = {f: getattr(connector, f) for f in ROLLOUT_FIELDS}
+    return RolloutForm(
+        data,
+        workspace=request.studio.workspace,
+        agent_id=connector.agent_id,
+        initial=initial,
+        prefix="rollout",
+    )
+
+
+def _detail_page(
+    request: StudioRequest, connector: PhoneConnector, *, rollout_form: RolloutForm | None = None
+) -> HttpResponse:
     return render(
         request,
         "studio/connectors/detail.html",
@@ -102,8 +126,39 @@ def connector_detail_view(request: StudioRequest, connector_id: int) -> HttpResp
             "answering": _answering(connector),
             "public_url": numbers.public_url_check(),
             "tab": "setup",
+            "rollout_form": rollout_form or _rollout_form(request, connector),
+            "rollout_changes": rollout_change_list(connector=connector)[:ROLLOUT_CHANGES_SHOWN],
         },
+        status=400 if rollout_form is not None else 200,
     )
+
+
+@require_GET
+@studio_view(write_role=Role.EDITOR)
+def connector_detail_view(request: StudioRequest, connector_id: int) -> HttpResponse:
+    return _detail_page(request, _connector(request, connector_id))
+
+
+@require_POST
+@studio_view(write_role=Role.EDITOR)
+def connector_rollout_view(request: StudioRequest, connector_id: int) -> HttpResponse:
+    """Save the rollout from the connector page; a refused change re-renders it with errors."""
+    connector = _connector(request, connector_id)
+    form = _rollout_form(request, connector, request.POST)
+    if form.is_valid():
+        try:
+            connector_rollout_set(
+                connector=connector,
+                changed_by=request.user,
+                **{f: form.cleaned_data[f] for f in ROLLOUT_FIELDS},
+            )
+        except ValidationError as exc:
+            service_errors_to_form(form, exc)
+        else:
+            messages.success(request, f"Rollout of {connector.name} saved.")
+            url = reverse("studio:connector-detail", args=[connector.pk])
+            return redirect(f"{url}#rollout")
+    return _detail_page(request, connector, rollout_form=form)
 
 
 @require_http_methods(["GET", "POST"])

@@ -32,6 +32,7 @@ SNAPSHOT_FIELDS = (
     "fallback",
     "handover_message",
     "flow_sid",
+    "whisper",
 )
 
 
@@ -68,6 +69,13 @@ class HandoverAction(models.Model):
         max_length=34,
         blank=True,
         validators=[RegexValidator(r"^FW[0-9a-fA-F]{32}$", "A Flow SID looks like FW + 32 hex.")],
+    )
+    whisper = models.BooleanField(
+        default=False,
+        help_text=(
+            "Before connecting, tell the person who answers who is calling and why "
+            "(only they hear it)."
+        ),
     )
 
     class Meta:

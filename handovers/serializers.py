@@ -30,6 +30,10 @@ class HandoverActionInputSerializer(serializers.Serializer[None]):  # input only
     fallback = serializers.ChoiceField(choices=Fallback.choices, required=False)
     handover_message = serializers.CharField(max_length=300, required=False, allow_blank=True)
     flow_sid = serializers.CharField(max_length=34, required=False, allow_blank=True)
+    whisper = serializers.BooleanField(
+        required=False,
+        help_text="Phone handovers: whisper who is calling and why to the person who answers.",
+    )
 
 
 class HandoverActionOutputSerializer(serializers.ModelSerializer[HandoverAction]):

@@ -53,13 +53,28 @@ class HandoverForm(forms.Form):
         initial="Please hold while I transfer your call.",
         help_text="What the agent says before transferring.",
     )
+    whisper = forms.BooleanField(
+        label="Whisper a summary to the person who answers",
+        required=False,
+        help_text=(
+            "Before the caller is connected, only the person who answers hears who is calling "
+            "and why."
+        ),
+    )
     flow_sid = forms.CharField(
         label="Studio Flow SID",
         max_length=34,
         help_text="The flow to return to, FW followed by 32 hex characters.",
     )
 
-    PHONE_ONLY = ("destination", "caller_id", "ring_timeout", "fallback", "extra_destinations")
+    PHONE_ONLY = (
+        "destination",
+        "caller_id",
+        "ring_timeout",
+        "fallback",
+        "extra_destinations",
+        "whisper",
+    )
 
     def __init__(self, *args: Any, kind: str, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -83,5 +98,6 @@ class HandoverForm(forms.Form):
             extra_destinations="\n".join(handover.extra_destinations),
             handover_message=handover.handover_message,
             flow_sid=handover.flow_sid,
+            whisper=handover.whisper,
         )
         return initial

@@ -3,7 +3,7 @@ under /api/v1/ (an id that is not a number, a typo): API clients get the body th
 declares, not Django's HTML page."""
 
 from django.http import HttpRequest, JsonResponse
-from django.urls import re_path
+from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import DefaultRouter
 
@@ -18,6 +18,7 @@ from agents.api import (
     VariableViewSet,
 )
 from agents.testing.api import AgentTestCaseViewSet, AgentTestRunViewSet
+from calls.analytics.api import AnalyticsView
 from calls.api import CallViewSet
 from connectors.api import PhoneConnectorViewSet
 from handovers.api import HandoverActionViewSet
@@ -45,4 +46,8 @@ def api_not_found(request: HttpRequest, rest: str) -> JsonResponse:
     return JsonResponse({"detail": "There is no API endpoint at this address."}, status=404)
 
 
-urlpatterns = [*router.urls, re_path(r"^(?P<rest>[\s\S]*)$", api_not_found)]
+urlpatterns = [
+    *router.urls,
+    path("analytics/", AnalyticsView.as_view(), name="analytics"),
+    re_path(r"^(?P<rest>[\s\S]*)$", api_not_found),
+]

@@ -183,6 +183,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # Pub/sub keeps nothing in Redis (no capacity or expiry to tune: a message reaches
+            # whoever is subscribed now, or nobody). What waits is bounded in the processes:
+            # calls.runtime.monitor (per call) and calls.live.outbox (per listener).
             # redis-py 8 reads with a 5 s socket timeout by default: give reads headroom.
             "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
         }
@@ -224,6 +227,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
 }
+# Webhooks to a team's systems (calls.postcall.webhooks): a failed `call.ended` is tried
+# again after BASE, 2*BASE, 4*BASE... seconds (at most MAX, kept below the visibility timeout
+# so a waiting retry is not handed out twice) until WINDOW seconds after the first attempt.
+STELLAR_WEBHOOK_RETRY_BASE_SECONDS = env.float("STELLAR_WEBHOOK_RETRY_BASE_SECONDS", default=10.0)
+STELLAR_WEBHOOK_RETRY_MAX_SECONDS = env.float("STELLAR_WEBHOOK_RETRY_MAX_SECONDS", default=240.0)
+STELLAR_WEBHOOK_RETRY_WINDOW_SECONDS = env.float(
+    "STELLAR_WEBHOOK_RETRY_WINDOW_SECONDS", default=6 * 3600.0
+)
+STELLAR_WEBHOOK_TIMEOUT_SECONDS = env.float("STELLAR_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -342,6 +354,15 @@ STELLAR_MAX_SPOOL_BYTES = env.int("STELLAR_MAX_SPOOL_BYTES", default=512 * 1024 
 STELLAR_MAX_SAY_CHARS = env.int("STELLAR_MAX_SAY_CHARS", default=1500)
 # Playground sessions one workspace may have open (or waiting for their socket) at once.
 STELLAR_MAX_PLAYGROUND_SESSIONS = env.int("STELLAR_MAX_PLAYGROUND_SESSIONS", default=5)
+# Capacity (docs/capacity.md): a live call's lease lapses this long after its process stopped
+# refreshing it; a media process is overloaded past these waits (or past its call count, if set).
+STELLAR_CALL_LEASE_SECONDS = env.float("STELLAR_CALL_LEASE_SECONDS", default=30.0)
+STELLAR_OVERLOAD_SPEECH_WAIT_MS = env.float("STELLAR_OVERLOAD_SPEECH_WAIT_MS", default=700.0)
+STELLAR_OVERLOAD_TURN_MS = env.float("STELLAR_OVERLOAD_TURN_MS", default=2000.0)
+# Past its 200 ms of audio sent ahead, a late event loop is heard as gaps (twice that, held).
+STELLAR_OVERLOAD_LOOP_LAG_MS = env.float("STELLAR_OVERLOAD_LOOP_LAG_MS", default=400.0)
+STELLAR_MAX_CALLS_PER_PROCESS = env.int("STELLAR_MAX_CALLS_PER_PROCESS", default=0)  # 0: no cap
+STELLAR_HOLD_LINE_AFTER_MS = env.int("STELLAR_HOLD_LINE_AFTER_MS", default=1500)
 
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -84,6 +84,18 @@ def subprocess_database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+# Test servers run on a loaded machine (2 CI cores, Whisper, browsers): load is not what they
+# test. The holding line would slip into scripts that check what the agent said next, and
+# overload admission would turn the next test's caller away. Both have their own tests
+# (tests/unit/test_capacity_hold_line.py, tests/test_caps.py); a test may set them back.
+LOADED_MACHINE_ENV = {
+    "STELLAR_HOLD_LINE_AFTER_MS": "60000",
+    "STELLAR_OVERLOAD_SPEECH_WAIT_MS": "1e9",
+    "STELLAR_OVERLOAD_TURN_MS": "1e9",
+    "STELLAR_OVERLOAD_LOOP_LAG_MS": "1e9",
+}
+
+
 def _child_env(**overrides: str) -> dict[str, str]:
     """The test process's environment, on the test database, for a server subprocess."""
     env = dict(os.environ)
@@ -92,8 +104,9 @@ def _child_env(**overrides: str) -> dict[str, str]:
         DATABASE_URL=subprocess_database_url(),
         DJANGO_SETTINGS_MODULE="stellar.settings",
         PYTHONUNBUFFERED="1",
-        **overrides,
+        **LOADED_MACHINE_ENV,
     )
+    env.update(overrides)
     return env
 
 
@@ -339,3 +352,19 @@ def _egress_allows_loopback_peers() -> Iterator[None]:
     settings.STELLAR_EGRESS_ALLOW = LOOPBACK_PEERS
     yield
     settings.STELLAR_EGRESS_ALLOW = previous
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _load_is_not_under_test() -> Iterator[None]:
+    """LOADED_MACHINE_ENV for the calls this process runs itself (communicator tests, the
+    runtime's unit tests): their load reports reach the same Redis as the servers'. Tests of
+    the overload rules set their thresholds with override_settings."""
+    from django.conf import settings
+
+    values = {name: float(value) for name, value in LOADED_MACHINE_ENV.items()}
+    previous = {name: getattr(settings, name) for name in values}
+    for name, value in values.items():
+        setattr(settings, name, value)
+    yield
+    for name, value in previous.items():
+        setattr(settings, name, value)

@@ -11,8 +11,9 @@ from calls.simulator import CallResult, SimulatedCall, simulate_call
 from tests.twilio_call import ACCOUNT_SID, AUTH_TOKEN, Line
 
 
-def place_call(server, line: Line, script: list, **options: Any) -> CallResult:
-    config = SimulatedCall(
+def simulated(server, line: Line, script: list, **options: Any) -> SimulatedCall:
+    """A simulated call from Twilio to `line` on `server` (the caller side sped up 2x)."""
+    return SimulatedCall(
         base_url=server.url,
         webhook=line.connector.webhook_path,
         account_sid=ACCOUNT_SID,
@@ -22,7 +23,10 @@ def place_call(server, line: Line, script: list, **options: Any) -> CallResult:
         realtime=options.pop("realtime", 2.0),
         **options,
     )
-    return asyncio.run(simulate_call(config))
+
+
+def place_call(server, line: Line, script: list, **options: Any) -> CallResult:
+    return asyncio.run(simulate_call(simulated(server, line, script, **options)))
 
 
 def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.2) -> Any:

@@ -98,6 +98,10 @@ def connector_body(w: World) -> dict:
     }
 
 
+# The rollout (tests/test_rollout.py covers what it does): half the callers to the agent.
+ROLLOUT = {"rollout_percent": 50, "existing_line": "+31201112233"}
+
+
 ACTION = {"name": "opening_hours", "description": "Hours", "kind": "end_call"}
 HANDOVER = {"name": "transfer_to_sales", "description": "Buy", "destination": "+31201234567"}
 NEW_HANDOVER = {**HANDOVER, "name": "transfer_to_support", "destination": "+442079460958"}
@@ -218,6 +222,13 @@ ENDPOINTS = {
         "patch", "phone-connectors/{connector}/", "editor", 200, {"enabled": False}
     ),
     "connector-delete": E("delete", "phone-connectors/{connector}/", "editor", 204),
+    "connector-rollout": E("get", "phone-connectors/{connector}/rollout/", "viewer", 200),
+    "connector-rollout-put": E(
+        "put", "phone-connectors/{connector}/rollout/", "editor", 200, ROLLOUT
+    ),
+    "connector-rollout-patch": E(
+        "patch", "phone-connectors/{connector}/rollout/", "editor", 200, ROLLOUT
+    ),
     # calls (read-only)
     "calls-list": E("get", "calls/", "viewer", 200, collection=True, rows="calls"),
     "calls-create": E("post", "calls/", "editor", 405, {"call_sid": "CA1"}, True, 405),
@@ -226,6 +237,11 @@ ENDPOINTS = {
     # this world's call has no recording: 404 for everyone (tests/test_recordings_access.py
     # covers a recorded call for members and outsiders)
     "call-recording": E("get", "calls/{call}/recording/", "viewer", 404),
+    # this world's environment has no webhook: an editor is told so (400)
+    "call-resend-webhook": E("post", "calls/{call}/resend-webhook/", "editor", 400),
+    # analytics (tests/test_analytics.py covers the numbers): each member's own workspace
+    "analytics-get": E("get", "analytics/", "viewer", 200, collection=True),
+    "analytics-post": E("post", "analytics/", "editor", 405, {}, True, 405),
     # members
     "members-list": E("get", "members/", "viewer", 200, collection=True, rows="memberships"),
     "members-create": E("post", "members/", "admin", 201, {"email": "new@example.com"}, True, 201),

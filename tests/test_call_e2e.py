@@ -33,6 +33,9 @@ def test_caller_hears_greeting_and_gets_knowledge_answer(live_daphne):
     agent = eventually(lambda: TranscriptSegment.objects.filter(call=call, speaker="agent").count())
     assert agent >= 2
     assert eventually(lambda: CallEvent.objects.filter(call=call, kind="stream_stopped").exists())
+    line = CallEvent.objects.get(call=call, kind="line_quality").data  # written before the stop
+    assert line["verdict"] == "good" and line["gap_count"] == 0, line
+    assert line["voiced_ms"] > 500 and -40 < line["speech_dbfs"] < -6, line
     timing = CallEvent.objects.get(call=call, kind="turn_timing").data
     assert 0 < timing["total_ms"] < 5000
     assert timing["total_ms"] == (

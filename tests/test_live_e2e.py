@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -150,6 +151,9 @@ def test_supervisor_listens_live_stops_and_takes_over(live_daphne, studio_daphne
     stats = page.evaluate("window.liveStats")
     assert stats["liveTranscripts"] >= 2, stats  # pushed live, not only the arrival snapshot
     assert stats["audioFrames"] >= 5 * (stats["audioMessages"]["caller"] - 1)
+    # and the page tells the supervisor how far behind the call they hear it
+    expect(page.locator("#listen-delay")).to_have_text(re.compile(r"^Delay: \d+ ms$"))
+    assert 0 <= page.evaluate("window.liveStats.delayMs") < 60_000
 
     # when they stop listening, the stream stops
     page.get_by_role("button", name="Stop listening").click()

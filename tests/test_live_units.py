@@ -4,6 +4,7 @@ consumer's protocol over an in-memory channel layer (channels.testing)."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from channels.db import database_sync_to_async
@@ -178,17 +179,27 @@ def test_monitor_consumer_joins_forwards_and_asks_the_call_to_take_over():
             {"type": "monitor.audio", "track": "caller", "at_ms": 0, "payload": "//8="},
         )
         assert (await comm.receive_json_from())["payload"] == "//8="
-        # Audio that reaches a listener seconds late is dropped: live or nothing.
+        # Audio late for everyone (the call's process behind) still goes out, with its delay.
+        made_ms = round(time.time() * 1000) - 1500
         for at_ms in (100_000, 95_000):
             await layer.group_send(
                 monitor_group(call.pk),
-                {"type": "monitor.audio", "track": "caller", "at_ms": at_ms, "payload": "AA=="},
+                {
+                    "type": "monitor.audio",
+                    "track": "caller",
+                    "at_ms": at_ms,
+                    "payload": "AA==",
+                    "made_ms": made_ms,
+                },
             )
         await layer.group_send(
             monitor_group(call.pk),
             {"type": "monitor.event", "kind": "dtmf", "message": "Caller pressed 1"},
         )
-        assert (await comm.receive_json_from())["at_ms"] == 100_000
+        late = await comm.receive_json_from()
+        assert late["at_ms"] == 100_000 and late["dropped_ms"] == 0
+        assert 1500 <= late["delay_ms"] < 5000
+        assert (await comm.receive_json_from())["at_ms"] == 95_000
         assert (await comm.receive_json_from())["type"] == "monitor.event"
         # what a busy call sends in one go arrives as the messages it holds, in order
         batch = [

@@ -43,7 +43,7 @@ from calls.simulator import (
 )
 from stellar import shutdown
 from stellar.kernel.logging_json import CallSidFilter, JsonFormatter, call_sid_var
-from tests.conftest import LiveServer, require_env, subprocess_database_url
+from tests.conftest import LOADED_MACHINE_ENV, LiveServer, require_env, subprocess_database_url
 from tests.e2e import eventually, words
 from tests.live_fixtures import listen_then_take_over
 from tests.prod_local.topology import Options, Process, Topology, prod_local
@@ -69,6 +69,7 @@ def _topology(django_db_setup) -> Iterator[Topology]:
         database_url=subprocess_database_url(),  # pytest-django's database, migrated
         redis_url=_own_redis_db(require_env("REDIS_URL")),
         encryption_keys=",".join(settings.STELLAR_ENCRYPTION_KEYS),  # build_line's tokens
+        env=dict(LOADED_MACHINE_ENV),
         migrate=False,
         demo=False,
         drain_seconds=30,

@@ -25,7 +25,7 @@ from calls.models import Call, Recording
 from calls.simulator import CallResult, Say, Wait, WaitForAgent, simulate_call
 from calls.tasks import finalize_call
 from stellar.celery import app as celery_app
-from tests.conftest import LiveServer, require_env, subprocess_database_url
+from tests.conftest import LOADED_MACHINE_ENV, LiveServer, require_env, subprocess_database_url
 from tests.e2e import eventually, words
 from tests.harness.services import S3_TEST_CREDENTIALS
 from tests.live_fixtures import listen_then_take_over
@@ -69,6 +69,7 @@ def _two_hosts(django_db_setup) -> Iterator[Topology]:
         ship_grace=2,
         # A task abandoned by a killed worker comes back within the test (production: 300 s).
         env={
+            **LOADED_MACHINE_ENV,
             **S3_TEST_CREDENTIALS,
             "CELERY_VISIBILITY_TIMEOUT": "5",
             "CELERY_RESTORE_INTERVAL": "1",

@@ -104,6 +104,23 @@ class VariableValue(models.Model):
         return f"{self.variable.name} [{self.environment}]"
 
 
+class EnvironmentWebhook(models.Model):
+    """Where calls.postcall POSTs `call.ended` for calls in this environment. The signing
+    secret is Fernet ciphertext; it is shown once when generated and never rendered back."""
+
+    environment = models.OneToOneField(
+        Environment, on_delete=models.CASCADE, related_name="webhook"
+    )
+    url = models.URLField(max_length=500, help_text="Receives a signed POST after each call.")
+    enabled = models.BooleanField(default=True)
+    secret_ciphertext = models.TextField()
+    secret_rotated_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Webhook [{self.environment}] → {self.url}"
+
+
 class AuthKind(models.TextChoices):
     BEARER = "bearer", "Bearer token"
     API_KEY = "api_key", "API key header"

@@ -18,6 +18,7 @@ from agents.config.models import (
     AuthKind,
     Environment,
     EnvironmentKind,
+    EnvironmentWebhook,
     Secret,
     SecretValue,
     Variable,
@@ -102,6 +103,7 @@ def auth_credentials_get(*, credential: AuthConnectorCredential) -> dict[str, st
 ENCRYPTED_COLUMNS: list[tuple[type[models.Model], str]] = [
     (SecretValue, "ciphertext"),
     (AuthConnectorCredential, "ciphertext"),
+    (EnvironmentWebhook, "secret_ciphertext"),
 ]
 
 

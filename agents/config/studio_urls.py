@@ -3,6 +3,7 @@
 from django.urls import path
 
 from agents.config import studio_views as environments
+from agents.config import webhook_studio_views as webhooks
 
 urlpatterns = [
     path("environments/", environments.environment_list_view, name="environment-list"),
@@ -33,5 +34,20 @@ urlpatterns = [
         "environments/<str:kind>/<int:item_id>/delete/",
         environments.environment_item_delete_view,
         name="environment-item-delete",
+    ),
+    path(
+        "environments/<int:environment_id>/webhook/",
+        webhooks.webhook_set_view,
+        name="environment-webhook",
+    ),
+    path(
+        "environments/<int:environment_id>/webhook/rotate/",
+        webhooks.webhook_rotate_view,
+        name="environment-webhook-rotate",
+    ),
+    path(
+        "environments/<int:environment_id>/webhook/delete/",
+        webhooks.webhook_delete_view,
+        name="environment-webhook-delete",
     ),
 ]

@@ -53,11 +53,12 @@ from agents.config.studio_forms import (
     SecretForm,
     ValueForm,
 )
+from agents.config.webhooks import webhook_rows
 from agents.tenancy.access import StudioRequest, studio_view
 from agents.tenancy.models import Role
 from agents.tenancy.studio_forms import service_errors_to_form
 
-TABS = ("secrets", "variables", "auth")
+TABS = ("secrets", "variables", "auth", "webhooks")
 
 
 def _back(tab: str) -> HttpResponse:
@@ -80,6 +81,7 @@ def _page(
     tab: str,
     bound_forms: dict[str, Form] | None = None,
     status: int = 200,
+    new_secret: tuple[Environment, str] | None = None,
 ) -> HttpResponse:
     workspace = request.studio.workspace
     environments = list(environment_list(workspace=workspace))
@@ -90,6 +92,7 @@ def _page(
             ("secrets", "Secrets"),
             ("variables", "Variables"),
             ("auth", "Auth connectors"),
+            ("webhooks", "Webhooks"),
         ],
         "environments": environments,
         "secret_form": forms.get("secrets") or SecretForm(prefix="secret"),
@@ -106,6 +109,9 @@ def _page(
             (v, _per_environment(environments, v.values.all()))
             for v in variable_list(workspace=workspace)
         ]
+    elif tab == "webhooks":
+        context["webhooks"] = webhook_rows(workspace=workspace, environments=environments)
+        context["new_secret"] = new_secret
     else:
         context["auth_connectors"] = [
             (

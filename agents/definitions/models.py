@@ -55,6 +55,10 @@ class Agent(models.Model):
     knowledge = models.JSONField(default=list, blank=True)
     # [{"name": str, "examples": [str], "response": str, "action": str}]
     intents = models.JSONField(default=list, blank=True)
+    # What to fill in after each call (calls.postcall.extraction):
+    # [{"name": slug, "type": text|number|date|phone|yes_no|choice, "description": str,
+    #   "options": [str] (choice only)}]
+    extraction_fields = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -3,7 +3,7 @@ namespace). Handover actions have their pages in handovers/studio_urls.py."""
 
 from django.urls import path
 
-from agents.definitions.studio_views import actions, drafts, versions
+from agents.definitions.studio_views import actions, data, drafts, versions
 
 AGENT = "agents/<int:agent_id>"
 
@@ -22,6 +22,11 @@ urlpatterns = [
         f"{AGENT}/actions/<int:action_id>/delete/",
         actions.action_delete_view,
         name="action-delete",
+    ),
+    # Data: extraction fields
+    path(f"{AGENT}/data/", data.data_view, name="agent-data"),
+    path(
+        f"{AGENT}/data/<slug:name>/delete/", data.data_field_delete_view, name="agent-data-delete"
     ),
     # Versions
     path(f"{AGENT}/versions/", versions.version_list_view, name="version-list"),

@@ -14,6 +14,10 @@ from django.utils import timezone
 from agents.config.llm import llm_missing
 from agents.config.selectors import environment_list
 from agents.definitions.action_models import AgentAction
+from agents.definitions.extraction_fields import (
+    extraction_field_problems,
+    extraction_fields_clean,
+)
 from agents.definitions.models import (
     Agent,
     AgentVersion,
@@ -39,6 +43,7 @@ DRAFT_FIELDS = (
     "silence_reprompts",
     "knowledge",
     "intents",
+    "extraction_fields",
 )
 ACTION_FIELDS = ("name", "description", "kind", "config")
 # The agent's own actions as a part of its definition (AgentsConfig.ready() registers it first,
@@ -154,6 +159,8 @@ def agent_restore(*, agent: Agent, version: AgentVersion) -> Agent:
     for field in DRAFT_FIELDS:
         if field in snap:
             setattr(agent, field, snap[field])
+    if "extraction_fields" not in snap:  # published before agents had any: none
+        agent.extraction_fields = []
     agent.save()
     for part in definition_parts():
         part.restore(agent, snap.get(part.key, []))
@@ -201,6 +208,11 @@ def _draft_json_errors(agent: Agent) -> dict[str, list[str]]:
     problem = _default_handover_problem(agent)
     if problem:
         errors["default_handover"] = [problem]
+    field_problems = extraction_field_problems(agent.extraction_fields)
+    if field_problems:
+        errors["extraction_fields"] = field_problems
+    else:
+        agent.extraction_fields = extraction_fields_clean(agent.extraction_fields)
     return errors
 
 

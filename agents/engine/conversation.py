@@ -17,6 +17,7 @@ from agents.actions.context import CallContext
 from agents.actions.runner import run_action
 from agents.engine.embedded import Choice, EmbeddedBrain, first_question, handover_title
 from agents.engine.events import ActionRan, Decision, EndCall, Handover, Speak, TurnEvent
+from agents.engine.spoken_forms import normalize_spoken
 from agents.engine.text_match import HESITATIONS
 
 logger = logging.getLogger(__name__)
@@ -167,6 +168,9 @@ class Conversation:
 
     # ---- turns -------------------------------------------------------------------------
     async def turn(self, caller_text: str) -> AsyncIterator[TurnEvent]:
+        # The brain reads the written form ("0612…", "5 March"); the call's transcript keeps
+        # what was heard, and "unclear" is judged on the words heard (docs/embedded-brain.md).
+        heard, caller_text = caller_text, normalize_spoken(caller_text)
         history = list(self.history)
         self._remember("caller", caller_text)
         if self._llm is not None:
@@ -174,7 +178,7 @@ class Conversation:
                 self._note(event)
                 yield event
             return
-        if _unclear(caller_text) and not (self.clarify_options and _DIGIT.search(caller_text)):
+        if _unclear(heard) and not (self.clarify_options and _DIGIT.search(caller_text)):
             self.asked_handover = []
             yield Decision(
                 "unclear", 0.0, summary="nothing: the words were unclear", outcome="unclear"

@@ -5,14 +5,20 @@ may run on another Daphne process) and plain JSON with the browser:
 
 server → browser  {"type": "snapshot", "call": {...}, "segments": [...], "can_take_over",
                    "handover_actions": [...]}, then every monitor.* message as it comes
-                   (monitor.audio payloads stay base64 μ-law; audio more than
-                  STALE_AUDIO_SECONDS behind the call is dropped, not queued up), and
+                   (monitor.audio payloads stay base64 μ-law, plus "delay_ms": how long
+                   ago the call's process heard its newest frame, and "dropped_ms": audio this
+                   listener lost so far by falling behind), and
                   {"type": "take_over.result", "ok", "path": "live"|"rest"|"none", "detail"},
                   {"type": "access.changed", "can_take_over"} when the member's role changed,
                   {"type": "access.removed", "reason"} (then close 4403) when they left
 browser → server  {"action": "take_over", "handover": <name>|null, "destination": <+E164>|null}
                   and nothing else: any other message (audio included) is ignored and counted,
                   so a listener can never put sound into the call.
+
+Each listener has its own bounded queue (calls.live.outbox): the channel-layer handlers only
+queue, a writer task sends. A listener that falls behind drops its own oldest audio (counted,
+and shown on its page). Audio that is late for everyone (the call's process itself behind) is
+still sent: dropping it would turn a late line into silence without making the rest sooner.
 """
 
 from __future__ import annotations
@@ -37,7 +43,9 @@ from calls.live.listen import (
     take_over_action,
     take_over_via_rest,
 )
+from calls.live.outbox import ListenerOutbox
 from calls.runtime.monitor import control_group, monitor_group
+from stellar.kernel import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +53,6 @@ CLOSE_FORBIDDEN = 4403
 HEARTBEAT_SECONDS = 5.0  # calls.runtime.monitor.LISTENER_TTL is 15 s
 TAKE_OVER_REPLY_SECONDS = 3.0
 MAX_CLIENT_MESSAGE = 4096
-STALE_AUDIO_SECONDS = 1.0
-AUDIO_BASELINE_SECONDS = 30.0
 ACCESS_REMOVED = "You are no longer a member of this call's workspace."
 
 # channels ships no types: the wrappers are typed here as what the wrapped functions return.
@@ -63,7 +69,7 @@ _take_over_via_rest: Callable[..., Awaitable[tuple[bool, str]]] = database_sync_
 class MonitorConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels: untyped base
     access: ListenAccess | None = None
     ignored = 0
-    stale = 0
+    _writer: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         call_id = self.scope["url_route"]["kwargs"]["call_id"]
@@ -78,7 +84,7 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chan
         self._heartbeat: asyncio.Task[None] | None = None
         self._reply: asyncio.Future[tuple[bool, str]] | None = None
         self._take_over: asyncio.Task[None] | None = None
-        self._audio_delay: dict[str, tuple[float, float, float]] = {}
+        self._outbox = ListenerOutbox()
         await self.accept()
         await self.channel_layer.group_add(self.monitor_group, self.channel_name)
         await self.channel_layer.group_add(member_group(self.user_id), self.channel_name)
@@ -94,6 +100,9 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chan
         if not snapshot["call"]["live"]:
             await self.send_json({"type": "monitor.ended", "reason": "The call is not live."})
             await self.close()
+            return
+        # What the call sent meanwhile waits in the outbox (trimmed to the newest audio).
+        self._writer = asyncio.create_task(self._write())
 
     async def _announce(self, kind: str) -> None:
         with contextlib.suppress(Exception):  # best effort: the heartbeat tries again
@@ -109,7 +118,7 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chan
     async def disconnect(self, code: int) -> None:
         if self.access is None:
             return
-        for task in (self._heartbeat, self._take_over):
+        for task in (self._heartbeat, self._take_over, self._writer):
             if task is not None:
                 task.cancel()
         await self._announce("call.monitor_leave")
@@ -205,6 +214,20 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chan
         await self.send_json({"type": "take_over.result", "ok": ok, "path": path, "detail": detail})
 
     # ---- call → server (channel layer) ---------------------------------------------------
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """The call's monitor.* messages skip Channels' per-message database cleanup.
+
+        Channels runs close_old_connections before every handler: a hop through the one
+        shared ORM thread for each message, which at 10 messages/s per listener queued the
+        listeners' audio behind all database work of the process. These handlers only queue
+        (no database); everything else (connect, take over, access) still gets the cleanup.
+        """
+        handler = _MONITOR_HANDLERS.get(message.get("type", ""))
+        if handler is not None:
+            await getattr(self, handler)(message)
+            return
+        await super().dispatch(message)
+
     async def call_take_over_result(self, message: dict[str, Any]) -> None:
         if self._reply is not None and not self._reply.done():
             self._reply.set_result((bool(message.get("ok")), str(message.get("detail", ""))))
@@ -224,45 +247,63 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chan
                 await handler(item)
 
     async def monitor_audio(self, message: dict[str, Any]) -> None:
-        if self._fresh(message):
-            await self.send_json(message)
-
-    def _fresh(self, message: dict[str, Any]) -> bool:
-        """False for audio this listener got too late (it fell behind): live or nothing.
-
-        Both clocks run in real time, so (now − at_ms) is the delivery delay plus a constant;
-        its smallest value over the last AUDIO_BASELINE_SECONDS is the undelayed baseline of
-        the track (windowed, so frames the call never received cannot silence it for good).
-        """
-        at_ms = message.get("at_ms")
-        if not isinstance(at_ms, int):
-            return True
-        now = time.monotonic()
-        delay = now - at_ms / 1000
-        track = str(message.get("track"))
-        best, candidate, roll_at = self._audio_delay.get(track, (delay, delay, now))
-        if now >= roll_at:
-            best, candidate, roll_at = candidate, delay, now + AUDIO_BASELINE_SECONDS
-        best, candidate = min(best, delay), min(candidate, delay)
-        self._audio_delay[track] = (best, candidate, roll_at)
-        if delay - best <= STALE_AUDIO_SECONDS:
-            return True
-        self.stale += 1
-        if self.stale in (1, 100, 1000):
-            logger.info(
-                "listener on call %s fell behind: %d late audio dropped", self.call_id, self.stale
-            )
-        return False
+        self._queue(message)
 
     async def monitor_transcript(self, message: dict[str, Any]) -> None:
-        await self.send_json(message)
+        self._queue(message)
 
     async def monitor_event(self, message: dict[str, Any]) -> None:
-        await self.send_json(message)
+        self._queue(message)
 
     async def monitor_ended(self, message: dict[str, Any]) -> None:
-        await self.send_json(message)
-        await self.close()
+        self._queue(message)
+
+    def _queue(self, message: dict[str, Any]) -> None:
+        """Never waits: this listener's backlog costs only this listener (its oldest audio)."""
+        before = self._outbox.dropped_audio
+        dropped = self._outbox.put(message)
+        if dropped:
+            metrics.MONITOR_LISTENER_DROPPED.inc(dropped)
+            if before == 0 or before // 100 != self._outbox.dropped_audio // 100:  # 1st, 100th…
+                logger.info(
+                    "listener on call %s fell behind: %d audio messages (%d ms) dropped",
+                    self.call_id,
+                    self._outbox.dropped_audio,
+                    self._outbox.dropped_ms,
+                )
+
+    async def _write(self) -> None:
+        """Send this listener's queue in order, as fast as its socket takes it."""
+        while True:
+            message = await self._outbox.get()
+            kind = message.get("type")
+            if kind == "monitor.audio":
+                message = self._with_delay(message)
+            try:
+                await self.send_json(message)
+                if kind == "monitor.ended":
+                    await self.close()
+                    return
+            except Exception as exc:  # the socket went away: disconnect() cleans up
+                logger.debug("listener on call %s: send failed: %s", self.call_id, exc)
+                return
+
+    def _with_delay(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Add how far behind the call this audio is (from the call process's clock stamp)."""
+        made = message.get("made_ms")
+        out = {**message, "dropped_ms": self._outbox.dropped_ms}
+        if isinstance(made, int | float):
+            out["delay_ms"] = max(0, round(time.time() * 1000 - made))
+        return out
+
+
+_MONITOR_HANDLERS = {
+    "monitor.audio": "monitor_audio",
+    "monitor.transcript": "monitor_transcript",
+    "monitor.event": "monitor_event",
+    "monitor.ended": "monitor_ended",
+    "monitor.batch": "monitor_batch",
+}
 
 
 def _where(action: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from agents.speech.endpointer import (
     SpeechStarted,
     UtteranceEnded,
 )
+from agents.speech.line_quality import LineQualityMeter
 from agents.speech.turn_policy import DEFAULT_POLICY, TurnPolicy
 from calls.runtime.clock import CallClock
 from stellar.kernel.audio import FRAME_BYTES, FRAME_MS, PHONE_RATE, ulaw_to_pcm16
@@ -102,18 +103,22 @@ class Listener:
         self.in_ms = 0  # call-clock time of the next inbound frame
         self.epoch = 0  # +1 each time the caller starts speaking
         self._speculative: tuple[int, asyncio.Future[str]] | None = None
+        self.line = LineQualityMeter()  # the stream's level, clipping, noise and packet gaps
 
     @property
     def in_speech(self) -> bool:
         return self._endpointer.in_speech
 
-    def hear(self, ulaw: bytes) -> list[Heard]:
+    def hear(self, ulaw: bytes, timestamp_ms: int | None = None) -> list[Heard]:
         """Feed a media payload frame by frame; what the end-pointer noticed, the barge-in
-        judge's SpeechConfirmed and the turn detector's ends of turn, in order."""
+        judge's SpeechConfirmed and the turn detector's ends of turn, in order. `timestamp_ms`:
+        the payload's media timestamp, if any (the line meter finds lost packets by it)."""
         pcm = ulaw_to_pcm16(ulaw)
         heard: list[Heard] = []
         for i in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES):
             frame = pcm[i : i + FRAME_BYTES]
+            at = None if timestamp_ms is None else timestamp_ms + i // FRAME_BYTES * FRAME_MS
+            self.line.feed(frame, voiced=self._endpointer.in_speech, timestamp_ms=at)
             judging = self._endpointer.in_speech and self._confirmed_epoch != self.epoch
             for event in self._endpointer.feed(frame, self.in_ms):
                 heard.extend(self._noticed(event))

@@ -13,16 +13,20 @@ listener → call (control group)
 call → reply_to
   {"type": "call.take_over_result", "ok": bool, "detail": str}
 call → listeners (monitor group)
-  {"type": "monitor.audio", "track": "caller"|"agent", "at_ms": int, "payload": <b64 μ-law>}
+  {"type": "monitor.audio", "track": "caller"|"agent", "at_ms": int, "payload": <b64 μ-law>,
+   "made_ms": <epoch ms when its last frame reached this process: listeners' delay>}
   {"type": "monitor.transcript", "speaker", "text", "start_ms", "end_ms", "interrupted"}
   {"type": "monitor.event", "kind", "message"}
   {"type": "monitor.ended", "reason"}
   {"type": "monitor.batch", "messages": [<any of the above>, …]}
 
 Fan-out is best-effort: nothing is sent while nobody listens, and the audio path never awaits
-a send. Each call has at most one send in flight; what the call produces meanwhile goes out
+a send. Audio goes out in beats of the caller's AUDIO_BATCH_FRAMES frames, the agent's frames
+of the moment along with them (one publish for both tracks). Each call has at most one send in flight; what the call produces meanwhile goes out
 together in the next one (a monitor.batch), so a busy process sends fewer, larger messages
-instead of queueing more. At most MAX_PENDING messages wait; past that the oldest are dropped.
+instead of queueing more. At most MAX_PENDING messages wait; past that the oldest audio is
+dropped first (a transcript line or the end matters more than 200 ms of sound). Back-pressure
+from each listener is handled on the listener's side (calls.live.outbox), never here.
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ from stellar.kernel import metrics
 logger = logging.getLogger(__name__)
 
 LISTENER_TTL = 15.0
-AUDIO_BATCH_FRAMES = 10  # 200 ms per monitor.audio message: 10 messages/s per listened call
+AUDIO_BATCH_FRAMES = 10  # 200 ms per caller monitor.audio message, 5 publishes/s per call
+AGENT_ALONE_FRAMES = 2 * AUDIO_BATCH_FRAMES  # the agent track, when no caller audio flushes it
 MAX_PENDING = 50  # ≈ 2.5 s of both tracks at 10 messages/s each
 
 
@@ -89,17 +94,30 @@ class MonitorFeed:
         if not buffer:
             self._audio_at[track] = at_ms
         buffer.append(ulaw)
-        if len(buffer) >= AUDIO_BATCH_FRAMES:
-            payload = base64.b64encode(b"".join(buffer)).decode()
-            buffer.clear()
-            self._publish(
-                {
-                    "type": "monitor.audio",
-                    "track": track,
-                    "at_ms": self._audio_at[track],
-                    "payload": payload,
-                }
-            )
+        if track == "caller" and len(buffer) >= AUDIO_BATCH_FRAMES:
+            # The caller's stream never pauses (the phone sends silence too): its batches are
+            # the beat that takes the agent's frames along, so a listened call costs one
+            # channel-layer publish per beat, not one per track.
+            self._flush("caller")
+            self._flush("agent")
+        elif len(buffer) >= AGENT_ALONE_FRAMES:  # no caller audio coming (yet): don't hoard
+            self._flush(track)
+
+    def _flush(self, track: str) -> None:
+        buffer = self._audio[track]
+        if not buffer:
+            return
+        payload = base64.b64encode(b"".join(buffer)).decode()
+        buffer.clear()
+        self._publish(
+            {
+                "type": "monitor.audio",
+                "track": track,
+                "at_ms": self._audio_at[track],
+                "payload": payload,
+                "made_ms": round(time.time() * 1000),
+            }
+        )
 
     def transcript(self, **segment: Any) -> None:
         if self.active:
@@ -116,7 +134,8 @@ class MonitorFeed:
     def _publish(self, message: dict[str, Any]) -> None:
         self._pending.append(message)
         if len(self._pending) > MAX_PENDING:
-            del self._pending[0]
+            audio = (i for i, m in enumerate(self._pending) if m["type"] == "monitor.audio")
+            del self._pending[next(audio, 0)]
             metrics.MONITOR_DROPPED.inc()
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_pending())

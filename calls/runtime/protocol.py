@@ -35,7 +35,7 @@ class StreamHandler(Protocol):
 
     async def start(self, *, stream_sid: str, custom_parameters: dict[str, Any]) -> None: ...
 
-    def caller_audio(self, ulaw: bytes) -> None: ...
+    def caller_audio(self, ulaw: bytes, timestamp_ms: int | None = None) -> None: ...
 
     def caller_pressed(self, digit: str) -> None: ...
 
@@ -137,7 +137,7 @@ class MediaStreamProtocol:
         if not ulaw or len(ulaw) > MAX_MEDIA_BYTES:
             self._handler.count_error("bad_media_size", str(len(ulaw)))
             return
-        self._handler.caller_audio(ulaw)
+        self._handler.caller_audio(ulaw, _timestamp_ms(media.get("timestamp")))
 
     def _dtmf(self, msg: dict[str, Any]) -> None:
         dtmf = msg.get("dtmf")
@@ -154,3 +154,11 @@ class MediaStreamProtocol:
             self._handler.count_error("bad_mark")
             return
         self._handler.mark_played(name)
+
+
+def _timestamp_ms(value: object) -> int | None:
+    """The media timestamp (ms since the stream started, a decimal string): where the line
+    quality meter sees lost packets. Optional, so a missing or odd one is just not used."""
+    if isinstance(value, str) and value.isdigit() and len(value) <= 10:
+        return int(value)
+    return None

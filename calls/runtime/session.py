@@ -27,10 +27,12 @@ from calls.runtime.control import CallControl, CallEnding
 from calls.runtime.engine import LineEngine
 from calls.runtime.journal import CallJournal
 from calls.runtime.listener import Listener
+from calls.runtime.load import PROCESS_LOAD
 from calls.runtime.monitor import MonitorFeed
 from calls.runtime.pacing import InboundPacer, KeyPacer
 from calls.runtime.speaker import AgentSpeaker
 from calls.runtime.turns import KeyPress, TakeOver, TurnLoop
+from connectors.capacity import CallLease
 from stellar.kernel import metrics
 
 logger = logging.getLogger(__name__)
@@ -167,6 +169,10 @@ class CallSession:
         self.started = True
         metrics.ACTIVE_CALLS.inc()
         metrics.CALLS_STARTED.inc()
+        if self.call.connector_id is not None:  # its capacity lease, refreshed while it lives
+            PROCESS_LOAD.call_started(
+                CallLease(self.call.call_sid, self.call.connector_id, self.call.workspace_id)
+            )
         if self.call.answered_at is None:
             self.clock.start()
         else:  # a reconnected stream continues the call clock
@@ -197,7 +203,7 @@ class CallSession:
         # The version's other fixed lines, in the background, once the greeting is rendered.
         self.speaker.prerender(self.conversation.fixed_lines())
 
-    def caller_audio(self, ulaw: bytes) -> None:
+    def caller_audio(self, ulaw: bytes, timestamp_ms: int | None = None) -> None:
         """Audio that runs ahead of real time, or past the call's length cap, is dropped and
         counted: never spooled, monitored or fed to the speech models."""
         if self.closed:
@@ -213,7 +219,7 @@ class CallSession:
             return
         self._record(CALLER, at_ms, ulaw)
         self.monitor.audio("caller", at_ms, ulaw)
-        for heard in self.listener.hear(ulaw):
+        for heard in self.listener.hear(ulaw, timestamp_ms):
             try:
                 self.turns.heard(heard)
             except asyncio.QueueFull:
@@ -295,7 +301,9 @@ class CallSession:
             await ship_at_stream_end(self.call.pk)
         if self.started:
             metrics.ACTIVE_CALLS.dec()
+            PROCESS_LOAD.call_ended(self.call.call_sid)
             self.monitor.ended(reason)
+            self._note_line_quality()
             self.journal.save_conversation(self.conversation.state())
             self.journal.submit(
                 services.call_stream_ended,
@@ -309,3 +317,11 @@ class CallSession:
                 services.call_count_input_errors, call_id=self.call.pk, errors=dict(self.errors)
             )
         await self.journal.drain()
+
+    def _note_line_quality(self) -> None:
+        """The stream's line quality on the timeline, for the call page and troubleshooting."""
+        quality = self.listener.line.summary()
+        message = f"Line quality: {quality['verdict']}"
+        if quality["reasons"]:
+            message += " (" + "; ".join(quality["reasons"]) + ")"
+        self.journal.event("line_quality", message, **quality)

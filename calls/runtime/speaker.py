@@ -155,6 +155,16 @@ class AgentSpeaker:
         utt.finish()
         return utt
 
+    def say_cached(self, text: str, *, kind: str) -> Utterance | None:
+        """Say a line only if it is rendered already (the holding line: never waits for TTS)."""
+        found = self._renderer.cached(text, self.voice)
+        if found is None:
+            return None
+        utt = Utterance(text=text.strip(), frames=list(found), kind=kind)
+        utt.finish()
+        self.say(utt)
+        return utt
+
     async def clear(self) -> list[Utterance]:
         """Barge-in: drop what has not played and tell the stream to; the utterances cut."""
         assert self._sender is not None, "start() first"

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+
 from agents.engine import ActionRan, Decision, EndCall, Handover, Problem, Speak, TurnEvent
 from agents.speech.endpointer import SpeechPaused, SpeechStarted, UtteranceEnded
 from calls.models import Speaker
@@ -17,6 +19,7 @@ from calls.runtime.control import Ending
 from calls.runtime.engine import Engine, events_of
 from calls.runtime.journal import CallJournal
 from calls.runtime.listener import EndOfTurn, Heard, Listener, SpeechConfirmed
+from calls.runtime.load import PROCESS_LOAD
 from calls.runtime.outbound import Utterance
 from calls.runtime.silence import Reprompt, SilenceWatch
 from calls.runtime.speaker import AgentSpeaker
@@ -30,6 +33,7 @@ logger = logging.getLogger(__name__)
 TAKE_OVER_LINE = "Please hold, I'm connecting you with a colleague."
 MAX_PENDING_INPUTS = 16  # turns waiting to be answered; past it `put` raises asyncio.QueueFull
 ERROR_LINE = "Sorry, something went wrong on my side."
+HOLD_LINE = "One moment, please."
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,9 @@ class TurnLoop:
         self.unanswered = ""  # caller words whose answer was never heard (merged into the next)
         self.latencies: list[int] = []  # ms from the caller's last word to the agent's first
         self._ahead: Speculation | None = None  # the reply worked out during the caller's pause
+        self._turn_said = False  # the caller turn being answered has queued its reply
+        self.hold_after_ms = settings.STELLAR_HOLD_LINE_AFTER_MS
+        self.hold_when: Callable[[], bool] = PROCESS_LOAD.contended  # see _hold_when_late
 
     # ---- in ----------------------------------------------------------------------------
     def heard(self, heard: Heard) -> None:
@@ -226,6 +233,8 @@ class TurnLoop:
         data = timing.event_data(first_frame_ms)
         total = data["total_ms"]
         self.latencies.append(total)
+        # The brain's time is mostly a remote LLM's: a slow model is not this process's load.
+        PROCESS_LOAD.turn_answered(total - max(0, data["brain_ms"]))
         metrics.TURN_LATENCY.observe(total / 1000)
         for stage in STAGES:
             metrics.TURN_STAGE.labels(stage.removesuffix("_ms")).observe(max(0, data[stage]) / 1000)
@@ -235,6 +244,7 @@ class TurnLoop:
 
     # ---- turns -------------------------------------------------------------------------
     async def run(self) -> None:
+        self._speaker.prerender([HOLD_LINE])
         while True:
             item = await self._inputs.get()
             if item is None:
@@ -244,7 +254,7 @@ class TurnLoop:
                 self._drop_ahead()  # one turn at a time through the engine
             try:
                 if isinstance(item, EndOfTurn):
-                    await self._caller_turn(item)
+                    await self._caller_turn_held(item)
                 elif isinstance(item, KeyPress):
                     await self._run_turn(self._engine.dtmf(item.digit), kind="dtmf")
                 elif isinstance(item, TakeOver):
@@ -268,6 +278,37 @@ class TurnLoop:
             finally:
                 self.busy = False
                 self.silence.activity()
+
+    # ---- holding line (docs/capacity.md) ---------------------------------------------------
+    async def _caller_turn_held(self, turn: EndOfTurn) -> None:
+        """A caller turn, with the holding line said if its answer is late."""
+        self._turn_said = False
+        hold = asyncio.create_task(self._hold_when_late(turn), name="hold-line")
+        try:
+            await self._caller_turn(turn)
+        finally:
+            hold.cancel()
+
+    async def _hold_when_late(self, turn: EndOfTurn) -> None:
+        """`hold_after_ms` after the caller stopped, with no answer queued and the agent quiet,
+        while the process is contended (`hold_when`: other calls share it, or it reports itself
+        overloaded), the pre-rendered "One moment, please." plays instead of silence; once per
+        turn, and only from the render cache. A lone call's slow answer is the agent's own
+        pace, not load, and keeps its plain pause."""
+        due_ms = turn.voice_ended_ms + self.hold_after_ms
+        await asyncio.sleep(max(0, due_ms - self._clock.ms()) / 1000)
+        if self._turn_said or self._speaker.speaking or self._listener.in_speech:
+            return
+        if not self.hold_when():
+            return
+        if self._speaker.say_cached(HOLD_LINE, kind="hold") is not None:
+            metrics.HOLD_LINES.inc()
+            self._journal.event(
+                "hold_line",
+                "The answer was late: the caller heard the holding line",
+                at_ms=self._clock.ms(),
+                after_ms=self._clock.ms() - turn.voice_ended_ms,
+            )
 
     async def _caller_turn(self, turn: EndOfTurn) -> None:
         event = turn.utterance
@@ -341,6 +382,7 @@ class TurnLoop:
     def _play_ahead(self, ahead: Speculation, utt: Utterance) -> None:
         """A confirmed turn's prepared utterance goes out (its frames may still be arriving)."""
         utt.timing = ahead.timing
+        self._turn_said = True
         if ahead.timing is not None:
             ahead.timing.decided_ms = ahead.decided_ms
         self._speaker.say(utt)
@@ -366,6 +408,7 @@ class TurnLoop:
                     if timing is not None:
                         timing.decided_ms = self._clock.ms()
                     utt = Utterance(text="", kind=kind, timing=timing, caller_text=caller_text)
+                    self._turn_said = True
                     self._speaker.say(utt)
                 await self._speaker.render_into(utt, event.text)
             elif isinstance(event, Decision):

@@ -23,6 +23,7 @@ from calls.simulator.result import (
     StreamEvent,
     StreamRecord,
     Timings,
+    WhisperRecord,
 )
 from calls.simulator.script import Audio, Digits, HangUp, Say, Step, Wait, WaitForAgent
 from calls.simulator.session import DIAL_STATUSES, CallSimulator, SimulatedCall
@@ -59,6 +60,7 @@ __all__ = [
     "Timings",
     "Wait",
     "WaitForAgent",
+    "WhisperRecord",
     "build_request",
     "compute_signature",
     "format_transcript",

@@ -66,6 +66,10 @@ def format_transcript(result: CallResult) -> str:
             f"Dial: {', '.join(d.numbers)} callerId={d.caller_id} timeout={d.timeout}s "
             f"action={d.action} → {d.status}"
         )
+        if d.whisper is not None:
+            w = d.whisper
+            outcome = w.error or ("declined" if w.declined else "then bridged")
+            lines.append(f'  Whisper: {w.method} {w.url} → heard "{w.text}" ({outcome})')
     if result.warnings:
         lines.append("Warnings:")
         lines.extend(f"  - {w}" for w in result.warnings)

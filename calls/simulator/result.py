@@ -178,11 +178,31 @@ class DialRecord:
     dial_call_sid: str
     duration: int
     at: float
+    whisper: WhisperRecord | None = None  # the `<Number url>` TwiML the person who answered got
+    bridged_at: float | None = None  # when the caller was connected to them
 
     @property
     def number(self) -> str | None:
         """The first number dialled."""
         return self.numbers[0] if self.numbers else None
+
+
+@dataclass
+class WhisperRecord:
+    """What the person who answered heard from `<Number url>` before the caller was bridged."""
+
+    url: str
+    method: str
+    at: float
+    heard: list[str] = field(default_factory=list)  # the `<Say>` texts, in order
+    error: str | None = None  # why the whisper TwiML could not be run (the call still bridges)
+    declined: bool = False  # the whisper TwiML hung up: the caller is not connected
+    ended_at: float | None = None
+
+    @property
+    def text(self) -> str:
+        """Everything that was said to them, as one string."""
+        return " ".join(self.heard)
 
 
 @dataclass

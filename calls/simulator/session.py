@@ -19,6 +19,7 @@ from calls.simulator.result import (
     RedirectRecord,
     TimelineEntry,
     TwimlDocument,
+    WhisperRecord,
 )
 from calls.simulator.script import Audio, Say, Step
 from calls.simulator.signing import OriginMap, build_request, new_sid
@@ -27,6 +28,7 @@ from calls.simulator.twiml import (
     ConnectVerb,
     DialVerb,
     HangupVerb,
+    NumberUrl,
     PauseVerb,
     PlayVerb,
     RedirectVerb,
@@ -217,9 +219,15 @@ class CallSimulator:
         url: str,
         params: dict[str, str],
         query: dict[str, str] | None = None,
+        *,
+        fatal: bool = True,
     ) -> list[Verb] | None:
-        """Make one signed Twilio request and parse its TwiML; None ends the call."""
+        """Make one signed Twilio request and parse its TwiML; None ends the call.
+
+        With `fatal=False` (a `<Number url>` whisper) a failure is only a warning: Twilio logs
+        it and carries on with the call, and None means "no TwiML to run"."""
         c = self.config
+        problem = self.fail if fatal else self.warn
         if len(self.result.documents) >= c.max_documents:
             self.fail(f"loop guard: more than {c.max_documents} TwiML documents", "loop-guard")
             return None
@@ -246,7 +254,7 @@ class CallSimulator:
         except httpx.HTTPError as exc:
             exchange.latency = time.monotonic() - started
             exchange.error = f"{type(exc).__name__}: {exc}"
-            self.fail(f"{kind} {req.method} {req.url} failed (Twilio 11200): {exchange.error}")
+            problem(f"{kind} {req.method} {req.url} failed (Twilio 11200): {exchange.error}")
             return None
         exchange.latency = time.monotonic() - started
         exchange.status = resp.status_code
@@ -259,18 +267,18 @@ class CallSimulator:
         )
         if resp.status_code != 200:
             exchange.error = f"HTTP {resp.status_code}"
-            self.fail(f"{kind} answered HTTP {resp.status_code} (Twilio 11200)")
+            problem(f"{kind} answered HTTP {resp.status_code} (Twilio 11200)")
             return None
         media_type = exchange.content_type.split(";")[0].strip().lower()
         if media_type not in _TWIML_TYPES:
             exchange.error = f"content type {media_type or 'missing'}"
-            self.fail(f"{kind} answered content type {media_type!r} (Twilio 12300)")
+            problem(f"{kind} answered content type {media_type!r} (Twilio 12300)")
             return None
         try:
             verbs = parse_twiml(resp.text, base_url=req.url)
         except TwimlError as exc:
             exchange.error = str(exc)
-            self.fail(f"{kind} TwiML could not be parsed (Twilio 12100): {exc}")
+            problem(f"{kind} TwiML could not be parsed (Twilio 12100): {exc}")
             return None
         self.result.documents.append(
             TwimlDocument(url=req.url, kind=kind, xml=resp.text, verbs=verbs)
@@ -355,6 +363,15 @@ class CallSimulator:
             f"dials {', '.join(verb.numbers) or '?'} (callerId {verb.caller_id}, "
             f"timeout {verb.timeout}s) → {status}",
         )
+        number_url = verb.url_for(0)  # the first number is the one that answers
+        if status == "completed" and number_url is not None:
+            record.whisper = await self._whisper(verb, record, number_url)
+            if record.whisper.declined:
+                record.status = status = "no-answer"
+                record.duration = duration = 0
+        if status == "completed":
+            record.bridged_at = self.now()
+            self.note("twilio", f"connects the caller to {record.number}")
         if not verb.action:
             return None
         params = {
@@ -364,3 +381,45 @@ class CallSimulator:
             "DialCallDuration": str(duration),
         }
         return await self.fetch("dial-action", verb.method, verb.action, params)
+
+    async def _whisper(self, verb: DialVerb, record: DialRecord, url: NumberUrl) -> WhisperRecord:
+        """Run `<Number url>` TwiML on the answered leg, heard only by the person who answered,
+        while the caller still hears ringing; the caller is bridged when it ends.
+
+        As Twilio: the request is about the dialled leg (its own CallSid, ParentCallSid = the
+        caller's call) and `<Dial>` is not allowed there (13201, skipped). Modelled, as Twilio's
+        documentation leaves it open: `<Hangup>` declines the call (no-answer to the Dial
+        action); a failed fetch or unparsable TwiML is a warning (11200/12100/12300) and the
+        caller is bridged anyway."""
+        c = self.config
+        whisper = WhisperRecord(url=url.url, method=url.method, at=self.now())
+        params = {
+            **self.params("in-progress"),
+            "CallSid": record.dial_call_sid,
+            "ParentCallSid": c.call_sid,
+            "From": verb.caller_id or c.from_,
+            "To": record.number or "",
+            "Caller": verb.caller_id or c.from_,
+            "Called": record.number or "",
+            "Direction": "outbound-dial",
+        }
+        verbs = await self.fetch("whisper", url.method, url.url, params, fatal=False)
+        if verbs is None:
+            last = self.result.exchanges[-1]
+            whisper.error = (last.error if last.kind == "whisper" else None) or "not fetched"
+        for v in verbs or []:
+            if isinstance(v, SayVerb):
+                whisper.heard.extend([v.text] * max(1, v.loop))
+                self.note("human", f'hears "{v.text}"')
+            elif isinstance(v, PauseVerb):
+                await asyncio.sleep(v.length / c.speedup)
+            elif isinstance(v, HangupVerb):
+                whisper.declined = True
+                self.note("human", "hangs up before being connected")
+                break
+            elif isinstance(v, DialVerb):
+                self.warn("<Dial> in <Number url> TwiML is not allowed (Twilio 13201): skipped")
+            else:
+                self.warn(f"whisper verb {type(v).__name__} not acted on")
+        whisper.ended_at = self.now()
+        return whisper

@@ -64,6 +64,14 @@ class ConnectVerb:
 
 
 @dataclass(frozen=True)
+class NumberUrl:
+    """`<Number url method>`: TwiML Twilio runs for the person who answers, before bridging."""
+
+    url: str
+    method: str = "POST"
+
+
+@dataclass(frozen=True)
 class DialVerb:
     """`<Dial>`: bridge the caller to a number; `action` learns the outcome."""
 
@@ -73,6 +81,11 @@ class DialVerb:
     action: str | None = None
     method: str = "POST"
     time_limit: int | None = None
+    urls: tuple[NumberUrl | None, ...] = ()  # one per number: its whisper/screening URL
+
+    def url_for(self, index: int) -> NumberUrl | None:
+        """The `<Number url>` of the number at `index`, if it has one."""
+        return self.urls[index] if index < len(self.urls) else None
 
 
 @dataclass(frozen=True)
@@ -155,12 +168,16 @@ def _parse_stream(el: ET.Element, base_url: str | None) -> StreamSpec:
 
 def _parse_dial(el: ET.Element, base_url: str | None) -> DialVerb:
     numbers: list[str] = []
+    urls: list[NumberUrl | None] = []
     for child in el:
         text = _text(child)
         if child.tag == "Number":
             numbers.append(text)
+            url = _resolve(child.get("url"), base_url)
+            urls.append(NumberUrl(url, _method(child.get("method"))) if url else None)
         elif child.tag in ("Client", "Sip", "Queue", "Conference"):
             numbers.append(f"{child.tag.lower()}:{text}")
+            urls.append(None)
     if not numbers and _text(el):
         numbers.append(_text(el))
     time_limit = el.get("timeLimit")
@@ -171,6 +188,7 @@ def _parse_dial(el: ET.Element, base_url: str | None) -> DialVerb:
         action=_resolve(el.get("action"), base_url),
         method=_method(el.get("method")),
         time_limit=_int(time_limit, 14400) if time_limit else None,
+        urls=tuple(urls),
     )
 
 

@@ -25,6 +25,7 @@ from calls.twilio.twiml import (
     twiml_flow_return,
     twiml_hangup,
 )
+from calls.twilio.whisper import whisper_prepare
 from connectors.twilio_client import twilio_client_for
 from handovers.models import Fallback, HandoverKind
 from stellar.kernel.metrics import HANDOVER_OUTCOMES
@@ -102,6 +103,7 @@ def _dial(*, call: Call, handover: HandoverState) -> str:
         caller_id=caller_id,
         timeout=int(action.get("ring_timeout") or 20),
         action_url=public_url_for(reverse("dial-status", args=[call.pk])),
+        whisper_url=whisper_prepare(call=call, destination=number) if action.get("whisper") else "",
     )
 
 

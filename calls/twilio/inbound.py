@@ -9,9 +9,11 @@ from django.db import transaction
 
 from calls.models import Call, CallStatus
 from calls.services import call_end, call_event_add, call_get_or_create
-from calls.twilio.twiml import twiml_call_stream, twiml_unavailable
+from calls.twilio.overflow import admit_or_overflow
+from calls.twilio.twiml import twiml_call_stream, twiml_existing_line, twiml_unavailable
 from connectors.models import PhoneConnector
-from connectors.selectors import connector_resolve_version
+from connectors.selectors import Route, connector_route
+from stellar.kernel.metrics import ROLLOUT_ROUTES
 
 logger = logging.getLogger(__name__)
 
@@ -70,22 +72,23 @@ def inbound_call_answer(*, connector: PhoneConnector, params: dict[str, str]) ->
     """One transaction: the call row and its events commit together, with one commit (one WAL
     flush) instead of one per statement, which is most of a webhook's time in PostgreSQL."""
     call_sid = params["CallSid"]
-    resolution = connector_resolve_version(connector=connector)
+    route = connector_route(
+        connector=connector, from_number=params.get("From", ""), call_sid=call_sid
+    )
+    resolution = route.resolution
     call, created = call_get_or_create(
         call_sid=call_sid,
         connector_id=connector.pk,
         defaults={
             "workspace_id": connector.workspace_id,
             "agent_id": connector.agent_id,
-            "agent_version": resolution.version,
-            "version_label": resolution.label,
             "environment_id": connector.environment_id,
-            "agent_snapshot": resolution.snapshot or {},
             "account_sid": params.get("AccountSid", ""),
             "from_number": params.get("From", "")[:40],
             "to_number": params.get("To", "")[:40],
             "direction": params.get("Direction", "inbound")[:20],
             "ivr_params": ivr_params_from(params),
+            **_route_fields(route),
         },
     )
     if created:
@@ -93,13 +96,30 @@ def inbound_call_answer(*, connector: PhoneConnector, params: dict[str, str]) ->
             call=call,
             kind="webhook",
             message=f"Incoming call from {call.from_number} to {call.to_number}",
-            version=resolution.label,
+            version=call.version_label,
             reason=resolution.reason,
             ivr_params=call.ivr_params,
         )
+        if _rollout_active(connector):
+            ROLLOUT_ROUTES.labels(
+                route="existing_line" if route.to_existing_line else "agent",
+                arm=route.arm.value if route.arm else "none",
+            ).inc()
+            call_event_add(
+                call=call,
+                kind="rollout",
+                message=route.message,
+                route="existing_line" if route.to_existing_line else "agent",
+                rollout_percent=route.rollout_percent,
+                arm=route.arm.value if route.arm else None,
+                version=call.version_label,
+            )
     else:
         call_event_add(call=call, kind="webhook_retry", message="Twilio repeated the webhook")
 
+    if _sent_to_existing_line(call):
+        # Decided once, at the first webhook: a retry follows the call, not today's settings.
+        return twiml_existing_line(number=call.transferred_to), call
     if not resolution.ok:
         if created:
             call_event_add(call=call, kind="rejected", message=resolution.reason)
@@ -107,4 +127,40 @@ def inbound_call_answer(*, connector: PhoneConnector, params: dict[str, str]) ->
         logger.info("call %s rejected: %s", call_sid, resolution.reason)
         return twiml_unavailable(), call
 
+    overflow = admit_or_overflow(connector=connector, call=call)  # caps, overload: capacity.md
+    if overflow is not None:
+        return overflow, call
     return twiml_call_stream(call_id=call.pk, parameters=call.ivr_params), call
+
+
+def _sent_to_existing_line(call: Call) -> bool:
+    """Transferred before the agent ever answered: only the rollout does that."""
+    return (
+        call.status == CallStatus.TRANSFERRED
+        and call.answered_at is None
+        and bool(call.transferred_to)
+    )
+
+
+def _rollout_active(connector: PhoneConnector) -> bool:
+    return connector.rollout_percent < 100 or (
+        connector.candidate_version_id is not None and connector.candidate_percent > 0
+    )
+
+
+def _route_fields(route: Route) -> dict[str, object]:
+    """The call row's fields for the route: who answers, or the existing line it was sent to."""
+    if route.to_existing_line:
+        return {
+            "agent_version": None,
+            "version_label": "",
+            "agent_snapshot": {},
+            "status": CallStatus.TRANSFERRED,
+            "transferred_to": route.existing_line,
+            "outcome": route.message,
+        }
+    return {
+        "agent_version": route.resolution.version,
+        "version_label": route.resolution.label,
+        "agent_snapshot": route.resolution.snapshot or {},
+    }

@@ -1,5 +1,6 @@
 """Every TwiML document we answer Twilio with, one builder per kind, built with the twilio package
-(never by hand): hang up, polite refusal, <Connect><Stream>, <Dial>, Studio-flow <Redirect>."""
+(never by hand): hang up, polite refusal, <Connect><Stream>, <Dial> (handover, existing line),
+Studio-flow <Redirect>."""
 
 from __future__ import annotations
 
@@ -55,9 +56,35 @@ STUDIO_FLOW_RETURN = (
 )
 
 
-def twiml_dial(*, number: str, caller_id: str, timeout: int, action_url: str) -> str:
+def twiml_dial(
+    *, number: str, caller_id: str, timeout: int, action_url: str, whisper_url: str = ""
+) -> str:
+    """<Dial><Number>; with `whisper_url`, <Number url> makes Twilio fetch that TwiML when the
+    person answers and play it to them alone before bridging the caller (a warm handover)."""
     response = VoiceResponse()
     dial = Dial(caller_id=caller_id or None, timeout=timeout, action=action_url, method="POST")
+    if whisper_url:
+        dial.number(number, url=whisper_url, method="POST")
+    else:
+        dial.number(number)
+    response.append(dial)
+    return str(response)
+
+
+def twiml_whisper(*, text: str, language: str = "") -> str:
+    """What the person who answers a warm handover hears: one <Say>, then nothing, so Twilio
+    bridges the caller as soon as it has been said."""
+    response = VoiceResponse()
+    response.say(text, language=language or None)
+    return str(response)
+
+
+def twiml_existing_line(*, number: str) -> str:
+    """A rollout's other callers: straight to the team's current line. No callerId, so the
+    person who answers sees the caller's own number, as before the agent existed; no action,
+    so when that call ends Twilio hangs up and the status callback closes ours."""
+    response = VoiceResponse()
+    dial = Dial()
     dial.number(number)
     response.append(dial)
     return str(response)

@@ -20,4 +20,9 @@ urlpatterns = [
         "v1/calls/<int:call_id>/connect-ended", callback_views.connect_ended, name="connect-ended"
     ),
     path("v1/calls/<int:call_id>/dial-status", callback_views.dial_status, name="dial-status"),
+    path(
+        "v1/calls/<int:call_id>/whispers/<int:whisper_id>",
+        callback_views.handover_whisper,
+        name="handover-whisper",
+    ),
 ]

@@ -15,6 +15,10 @@
   var activity = document.getElementById("live-activity");
   var form = document.getElementById("take-over-form");
   var result = document.getElementById("take-over-result");
+  var delayLine = document.querySelector(".listen-delay");
+  var delayText = document.getElementById("listen-delay");
+  var droppedText = document.getElementById("listen-dropped");
+  var delayShownAt = 0;
   var seen = {};
   var ws = null;
   var ctx = null;
@@ -32,6 +36,8 @@
     transcripts: 0,
     events: 0,
     ended: "",
+    delayMs: null,  // the last delay shown: server-side delay_ms + what the player holds
+    droppedMs: 0,  // audio the server dropped for this listener (it fell behind)
     takeOver: null,
     closeCode: null,
   };
@@ -59,10 +65,33 @@
     stats.audioMessages[track] += 1;
     stats.audioBytes += bytes.length;
     stats.audioFrames += Math.round(bytes.length / A.FRAME_BYTES);
-    if (!ctx || !players[track]) return;
-    var samples = A.decodeUlaw(bytes);
-    var span = players[track].play(samples);
-    meters[track].show(samples, span[0]);
+    var ahead = 0;
+    if (ctx && players[track]) {
+      var samples = A.decodeUlaw(bytes);
+      var span = players[track].play(samples);
+      meters[track].show(samples, span[0]);
+      ahead = Math.max(0, (span[1] - ctx.currentTime) * 1000);  // until its last frame plays
+    }
+    showDelay(message, ahead);
+  }
+
+  // "Delay: 320 ms": the call's process stamps each batch (made_ms), the server adds how long
+  // ago that was when it sent it (delay_ms), this page adds what its player still holds.
+  // Updated at most four times a second, so it can be read.
+  function showDelay(message, aheadMs) {
+    if (typeof message.dropped_ms === "number" && message.dropped_ms > stats.droppedMs) {
+      stats.droppedMs = message.dropped_ms;
+      droppedText.hidden = false;
+      droppedText.textContent = "· " + (stats.droppedMs / 1000).toFixed(1) +
+        " s of audio skipped to keep you live";
+    }
+    if (typeof message.delay_ms !== "number") return;
+    var now = Date.now();
+    if (now - delayShownAt < 250) return;
+    delayShownAt = now;
+    stats.delayMs = Math.round(message.delay_ms + aheadMs);
+    delayLine.hidden = false;
+    delayText.textContent = "Delay: " + stats.delayMs + " ms";
   }
 
   function onMessage(event) {

@@ -27,12 +27,48 @@ MONITOR_DROPPED = Counter(
     "stellar_monitor_messages_dropped_total",
     "Live-monitor messages not sent to listeners (the call's process fell behind)",
 )
+MONITOR_LISTENER_DROPPED = Counter(
+    "stellar_monitor_listener_dropped_total",
+    "Live-monitor messages one listener's own queue dropped (that listener fell behind)",
+)
 HANDOVER_OUTCOMES = Counter(
     "stellar_handover_outcomes_total", "Handover dial outcomes", ["outcome"]
+)
+HANDOVER_WHISPERS = Counter(
+    "stellar_handover_whispers_total",
+    "Warm-handover whispers: prepared when dialling, served when the person answered",
+    ["stage"],
 )
 FINALIZE_OUTCOMES = Counter("stellar_finalize_total", "finalize_call task outcomes", ["outcome"])
 CALL_LIMITS = Counter(
     "stellar_call_limits_total",
     "Calls that hit a bounded-work cap (call length, spool size, line length)",
     ["limit"],
+)
+CALLS_OVERFLOWED = Counter(
+    "stellar_calls_overflowed_total",
+    "Calls given the connector's overflow rule instead of the agent (docs/capacity.md)",
+    ["reason"],
+)
+PROCESS_OVERLOADED = Gauge(
+    "stellar_process_overloaded", "1 while this media process reports itself overloaded"
+)
+SPEECH_QUEUE_WAIT = Gauge(
+    "stellar_speech_queue_wait_seconds", "Recent longest wait of a job for a speech thread"
+)
+HOLD_LINES = Counter(
+    "stellar_hold_lines_total", "Holding lines played because a turn's answer was late"
+)
+ROLLOUT_ROUTES = Counter(
+    "stellar_rollout_calls_total",
+    "Calls placed by a connector's rollout: route agent/existing_line, arm current/candidate",
+    ["route", "arm"],
+)
+OUTBOUND_WEBHOOK_ATTEMPTS = Counter(
+    "stellar_outbound_webhook_attempts_total",
+    "call.ended webhook attempts to teams' systems: status succeeded/retrying/failed",
+    ["status"],
+)
+EXTRACTIONS = Counter(
+    "stellar_extractions_total", "Calls whose extraction fields were filled, by method", ["method"]
 )

@@ -55,6 +55,7 @@ class Page:
             "variable": a.variable.pk,
             "auth": a.auth_connector.pk,
             "connector": a.connector.pk,
+            "environment": a.environment.pk,
             "call": a.call.pk,
             "member": w.extra_member.pk,
             "test": a.agent.test_cases.order_by("pk").values_list("pk", flat=True).first(),
@@ -193,6 +194,22 @@ PAGES: dict[str, list[Page]] = {
     "studio:call-status": [get("/conversations/{call}/status/")],
     # this world's call has no recording (tests/test_recordings_access.py covers one that has)
     "studio:call-recording": [get("/conversations/{call}/recording.wav", ok=404)],
+    "studio:call-export": [get("/conversations/export.csv", scoped=False)],
+    "studio:call-webhook-resend": [post("/conversations/{call}/webhook/resend/")],
+    "studio:analytics": [get("/analytics/", scoped=False)],
+    "studio:agent-data": [get(AGENT + "data/"), post(AGENT + "data/")],
+    "studio:agent-data-delete": [post(AGENT + "data/reason/delete/")],
+    "studio:connector-rollout": [post("/connectors/{connector}/rollout/")],
+    "studio:connector-capacity": [post("/connectors/{connector}/capacity/")],
+    "studio:connector-capacity-status": [get("/connectors/{connector}/capacity/status/")],
+    "studio:environment-deliveries": [get("/environments/{environment}/deliveries/")],
+    "studio:environment-webhook": [post("/environments/{environment}/webhook/", "admin")],
+    "studio:environment-webhook-rotate": [
+        post("/environments/{environment}/webhook/rotate/", "admin")
+    ],
+    "studio:environment-webhook-delete": [
+        post("/environments/{environment}/webhook/delete/", "admin")
+    ],
     "live:listen": [get("/conversations/{call}/listen/")],
     "live:playground": [get(AGENT + "playground/", "editor")],
     "live:playground-start": [
@@ -225,6 +242,7 @@ TWILIO = {  # signed by Twilio with the connector's auth token, never by a sessi
     "call-status": "tests/test_voice_webhook.py, tests/security/test_sessions.py",
     "connect-ended": "tests/test_voice_webhook.py",
     "dial-status": "tests/test_handovers.py",
+    "handover-whisper": "tests/test_warm_handover.py",
 }
 
 

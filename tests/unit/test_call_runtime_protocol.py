@@ -35,10 +35,11 @@ class Handler:
         self.started = True
         self.calls.append(("start", (stream_sid, custom_parameters)))
 
-    def caller_audio(self, ulaw: bytes) -> None:
+    def caller_audio(self, ulaw: bytes, timestamp_ms: int | None = None) -> None:
         if self.fail:
             raise RuntimeError("boom")
         self.calls.append(("audio", ulaw))
+        self.calls.append(("timestamp", timestamp_ms))
 
     def caller_pressed(self, digit: str) -> None:
         self.calls.append(("dtmf", digit))
@@ -139,6 +140,18 @@ def test_bad_media_is_counted_and_dropped(frame: dict[str, Any], error: str) -> 
     feed(handler, start(), frame)
     assert handler.errors == {error: 1}
     assert [kind for kind, _ in handler.calls] == ["start"]
+
+
+def test_media_timestamps_reach_the_call_when_they_are_well_formed() -> None:
+    handler = Handler()
+    frame = media(b64(bytes(160)))
+    feed(
+        handler,
+        start(),
+        *({**frame, "media": {**frame["media"], "timestamp": ts}} for ts in ("40", "-20", 7)),
+        frame,
+    )
+    assert [v for kind, v in handler.calls if kind == "timestamp"] == [40, None, None, None]
 
 
 def test_caller_audio_of_the_inbound_track_goes_to_the_call() -> None:
