@@ -1,4 +1,4 @@
-"""python -m benchmarks [concurrency|turns|eval|kills] [options]; no name runs them all."""
+"""python -m benchmarks [NAME] [options]: one part by name (listed by --help); no name runs them all."""
 
 from __future__ import annotations
 
