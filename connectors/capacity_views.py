@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.models import Role
@@ -22,16 +22,9 @@ from connectors.capacity import (
 )
 from connectors.capacity_forms import CapacityForm
 from connectors.models import PhoneConnector
+from connectors.studio_views import studio_connector
 
 CARD = "studio/connectors/_capacity_card.html"
-
-
-def _connector(request: StudioRequest, connector_id: int) -> PhoneConnector:
-    return get_object_or_404(
-        PhoneConnector.objects.select_related("workspace"),
-        pk=connector_id,
-        workspace=request.studio.workspace,
-    )
 
 
 def capacity_form(connector: PhoneConnector, *, can_admin: bool, data: Any = None) -> CapacityForm:
@@ -61,7 +54,7 @@ def capacity_card_context(
 @studio_view(write_role=Role.EDITOR)
 def connector_capacity_status_view(request: StudioRequest, connector_id: int) -> HttpResponse:
     """htmx: the live numbers only (polled every few seconds)."""
-    connector = _connector(request, connector_id)
+    connector = studio_connector(request, connector_id)
     return render(
         request,
         "studio/connectors/_capacity_status.html",
@@ -73,7 +66,7 @@ def connector_capacity_status_view(request: StudioRequest, connector_id: int) ->
 @studio_view(write_role=Role.EDITOR)
 def connector_capacity_view(request: StudioRequest, connector_id: int) -> HttpResponse:
     """Save caps and the overflow rule; with htmx the card is re-rendered in place."""
-    connector = _connector(request, connector_id)
+    connector = studio_connector(request, connector_id)
     can_admin = request.studio.can_admin
     form = capacity_form(connector, can_admin=can_admin, data=request.POST)
     if form.is_valid():

@@ -28,6 +28,16 @@ class RolloutSettings:
     candidate_percent: int  # share of the agent's callers that get the candidate, 0–100
     has_candidate: bool
 
+    @property
+    def splits(self) -> bool:
+        """The agent's callers are split between the current version and a candidate."""
+        return self.has_candidate and self.candidate_percent > 0
+
+    @property
+    def active(self) -> bool:
+        """Some callers may go elsewhere than the one current version."""
+        return self.rollout_percent < 100 or self.splits
+
 
 def caller_key(*, from_number: str, call_sid: str) -> str:
     """What places a caller: the number, or the call itself when the number is withheld."""
@@ -72,7 +82,7 @@ def rollout_decide(*, connector_id: int, key: str, settings: RolloutSettings) ->
         )
     ):
         return RolloutDecision(to_agent=False, arm=None)
-    if settings.has_candidate and settings.candidate_percent > 0:
+    if settings.splits:
         return RolloutDecision(
             to_agent=True,
             arm=arm_for(

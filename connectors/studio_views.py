@@ -34,10 +34,11 @@ FORM_FIELDS = ("name", "agent", "environment", "version_mode", "pinned_version")
 ROLLOUT_CHANGES_SHOWN = 20
 
 
-def _connector(request: StudioRequest, connector_id: int) -> PhoneConnector:
+def studio_connector(request: StudioRequest, connector_id: int) -> PhoneConnector:
+    """The workspace's connector, or 404 (the connector pages, rollout and capacity)."""
     return get_object_or_404(
         PhoneConnector.objects.select_related(
-            "agent", "environment", "pinned_version", "candidate_version"
+            "workspace", "agent", "environment", "pinned_version", "candidate_version"
         ),
         pk=connector_id,
         workspace=request.studio.workspace,
@@ -136,14 +137,14 @@ def _detail_page(
 @require_GET
 @studio_view(write_role=Role.EDITOR)
 def connector_detail_view(request: StudioRequest, connector_id: int) -> HttpResponse:
-    return _detail_page(request, _connector(request, connector_id))
+    return _detail_page(request, studio_connector(request, connector_id))
 
 
 @require_POST
 @studio_view(write_role=Role.EDITOR)
 def connector_rollout_view(request: StudioRequest, connector_id: int) -> HttpResponse:
     """Save the rollout from the connector page; a refused change re-renders it with errors."""
-    connector = _connector(request, connector_id)
+    connector = studio_connector(request, connector_id)
     form = _rollout_form(request, connector, request.POST)
     if form.is_valid():
         try:
@@ -164,7 +165,7 @@ def connector_rollout_view(request: StudioRequest, connector_id: int) -> HttpRes
 @require_http_methods(["GET", "POST"])
 @studio_view(write_role=Role.EDITOR)
 def connector_edit_view(request: StudioRequest, connector_id: int) -> HttpResponse:
-    connector = _connector(request, connector_id)
+    connector = studio_connector(request, connector_id)
     initial = {f: getattr(connector, f) for f in FORM_FIELDS}
     initial.update(
         kind=connector.kind,
@@ -202,7 +203,7 @@ def connector_edit_view(request: StudioRequest, connector_id: int) -> HttpRespon
 @require_POST
 @studio_view(write_role=Role.EDITOR)
 def connector_delete_view(request: StudioRequest, connector_id: int) -> HttpResponse:
-    connector = _connector(request, connector_id)
+    connector = studio_connector(request, connector_id)
     try:
         connector_delete(connector=connector)
     except ProtectedError:
@@ -215,7 +216,7 @@ def connector_delete_view(request: StudioRequest, connector_id: int) -> HttpResp
 @require_GET
 @studio_view(write_role=Role.EDITOR)
 def connector_numbers_view(request: StudioRequest, connector_id: int) -> HttpResponse:
-    connector = _connector(request, connector_id)
+    connector = studio_connector(request, connector_id)
     problem, rows = "", []
     try:
         rows = numbers.number_list(connector=connector)
@@ -259,7 +260,7 @@ def _number_result(
 @require_POST
 @studio_view(write_role=Role.EDITOR)
 def number_connect_view(request: StudioRequest, connector_id: int, sid: str) -> HttpResponse:
-    connector = _connector(request, connector_id)
+    connector = studio_connector(request, connector_id)
     confirmed = request.POST.get("confirm") == "yes"
     try:
         number = numbers.number_connect(connector=connector, sid=sid, confirmed=confirmed)
@@ -272,7 +273,7 @@ def number_connect_view(request: StudioRequest, connector_id: int, sid: str) -> 
 @require_POST
 @studio_view(write_role=Role.EDITOR)
 def number_disconnect_view(request: StudioRequest, connector_id: int, sid: str) -> HttpResponse:
-    connector = _connector(request, connector_id)
+    connector = studio_connector(request, connector_id)
     try:
         number = numbers.number_disconnect(connector=connector, sid=sid)
     except numbers.TwilioProblem as exc:
@@ -284,7 +285,7 @@ def number_disconnect_view(request: StudioRequest, connector_id: int, sid: str) 
 @require_GET
 @studio_view(write_role=Role.EDITOR)
 def connector_diagnostics_view(request: StudioRequest, connector_id: int) -> HttpResponse:
-    connector = _connector(request, connector_id)
+    connector = studio_connector(request, connector_id)
     diagnosis = numbers.connector_diagnostics(
         connector=connector, number_sid=request.GET.get("number", "")
     )

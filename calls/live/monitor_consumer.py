@@ -215,48 +215,28 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chan
 
     # ---- call → server (channel layer) ---------------------------------------------------
     async def dispatch(self, message: dict[str, Any]) -> None:
-        """The call's monitor.* messages skip Channels' per-message database cleanup.
+        """The call's monitor.* messages go straight to this listener's queue, skipping
+        Channels' per-message database cleanup.
 
         Channels runs close_old_connections before every handler: a hop through the one
         shared ORM thread for each message, which at 10 messages/s per listener queued the
-        listeners' audio behind all database work of the process. These handlers only queue
-        (no database); everything else (connect, take over, access) still gets the cleanup.
+        listeners' audio behind all database work of the process. Queueing needs no database;
+        everything else (connect, take over, access) still gets the cleanup. A monitor.batch
+        is several messages of the call at once (calls/runtime/monitor.py), in order.
         """
-        handler = _MONITOR_HANDLERS.get(message.get("type", ""))
-        if handler is not None:
-            await getattr(self, handler)(message)
-            return
-        await super().dispatch(message)
+        kind = message.get("type")
+        if kind in MONITOR_TYPES:
+            self._queue(message)
+        elif kind == "monitor.batch":
+            for item in message.get("messages") or []:
+                if isinstance(item, dict) and item.get("type") in MONITOR_TYPES:
+                    self._queue(item)
+        else:
+            await super().dispatch(message)
 
     async def call_take_over_result(self, message: dict[str, Any]) -> None:
         if self._reply is not None and not self._reply.done():
             self._reply.set_result((bool(message.get("ok")), str(message.get("detail", ""))))
-
-    async def monitor_batch(self, message: dict[str, Any]) -> None:
-        """Several messages of the call at once (see calls/runtime/monitor.py), in order."""
-        handlers = {
-            "monitor.audio": self.monitor_audio,
-            "monitor.transcript": self.monitor_transcript,
-            "monitor.event": self.monitor_event,
-            "monitor.ended": self.monitor_ended,
-        }
-        for item in message.get("messages") or []:
-            kind = item.get("type") if isinstance(item, dict) else None
-            handler = handlers.get(kind) if isinstance(kind, str) else None
-            if handler is not None:
-                await handler(item)
-
-    async def monitor_audio(self, message: dict[str, Any]) -> None:
-        self._queue(message)
-
-    async def monitor_transcript(self, message: dict[str, Any]) -> None:
-        self._queue(message)
-
-    async def monitor_event(self, message: dict[str, Any]) -> None:
-        self._queue(message)
-
-    async def monitor_ended(self, message: dict[str, Any]) -> None:
-        self._queue(message)
 
     def _queue(self, message: dict[str, Any]) -> None:
         """Never waits: this listener's backlog costs only this listener (its oldest audio)."""
@@ -297,13 +277,7 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chan
         return out
 
 
-_MONITOR_HANDLERS = {
-    "monitor.audio": "monitor_audio",
-    "monitor.transcript": "monitor_transcript",
-    "monitor.event": "monitor_event",
-    "monitor.ended": "monitor_ended",
-    "monitor.batch": "monitor_batch",
-}
+MONITOR_TYPES = frozenset({"monitor.audio", "monitor.transcript", "monitor.event", "monitor.ended"})
 
 
 def _where(action: dict[str, Any]) -> dict[str, Any]:

@@ -10,9 +10,9 @@ from django.db import transaction
 from calls.models import Call, CallStatus
 from calls.services import call_end, call_event_add, call_get_or_create
 from calls.twilio.overflow import admit_or_overflow
-from calls.twilio.twiml import twiml_call_stream, twiml_existing_line, twiml_unavailable
+from calls.twilio.twiml import twiml_call_stream, twiml_forward, twiml_unavailable
 from connectors.models import PhoneConnector
-from connectors.selectors import Route, connector_route
+from connectors.selectors import Route, connector_route, rollout_settings
 from stellar.kernel.metrics import ROLLOUT_ROUTES
 
 logger = logging.getLogger(__name__)
@@ -100,26 +100,14 @@ def inbound_call_answer(*, connector: PhoneConnector, params: dict[str, str]) ->
             reason=resolution.reason,
             ivr_params=call.ivr_params,
         )
-        if _rollout_active(connector):
-            ROLLOUT_ROUTES.labels(
-                route="existing_line" if route.to_existing_line else "agent",
-                arm=route.arm.value if route.arm else "none",
-            ).inc()
-            call_event_add(
-                call=call,
-                kind="rollout",
-                message=route.message,
-                route="existing_line" if route.to_existing_line else "agent",
-                rollout_percent=route.rollout_percent,
-                arm=route.arm.value if route.arm else None,
-                version=call.version_label,
-            )
+        if rollout_settings(connector).active:
+            _note_rollout(call, route)
     else:
         call_event_add(call=call, kind="webhook_retry", message="Twilio repeated the webhook")
 
     if _sent_to_existing_line(call):
         # Decided once, at the first webhook: a retry follows the call, not today's settings.
-        return twiml_existing_line(number=call.transferred_to), call
+        return twiml_forward(number=call.transferred_to), call
     if not resolution.ok:
         if created:
             call_event_add(call=call, kind="rejected", message=resolution.reason)
@@ -142,9 +130,19 @@ def _sent_to_existing_line(call: Call) -> bool:
     )
 
 
-def _rollout_active(connector: PhoneConnector) -> bool:
-    return connector.rollout_percent < 100 or (
-        connector.candidate_version_id is not None and connector.candidate_percent > 0
+def _note_rollout(call: Call, route: Route) -> None:
+    """Where the rollout sent this call: counted, and on the call's timeline."""
+    where = "existing_line" if route.to_existing_line else "agent"
+    arm = route.arm.value if route.arm else None
+    ROLLOUT_ROUTES.labels(route=where, arm=arm or "none").inc()
+    call_event_add(
+        call=call,
+        kind="rollout",
+        message=route.message,
+        route=where,
+        rollout_percent=route.rollout_percent,
+        arm=arm,
+        version=call.version_label,
     )
 
 

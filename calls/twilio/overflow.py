@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import logging
 
-from twilio.twiml.voice_response import Dial, VoiceResponse
-
 from calls.models import Call, CallStatus
 from calls.services import call_end, call_event_add
+from calls.twilio.twiml import twiml_forward, twiml_unavailable
 from connectors.capacity import (
     Admission,
     call_admit,
@@ -27,15 +26,9 @@ OVERFLOW_OUTCOME = "Overflow"
 
 def twiml_overflow(connector: PhoneConnector, *, caller_id: str) -> str:
     """The overflow rule as TwiML: <Dial> the overflow number, or <Say> + <Hangup>."""
-    response = VoiceResponse()
     if overflow_forwards(connector):
-        dial = Dial(caller_id=caller_id or None)
-        dial.number(connector.overflow_number)
-        response.append(dial)
-    else:
-        response.say(overflow_message(connector))
-        response.hangup()
-    return str(response)
+        return twiml_forward(number=connector.overflow_number, caller_id=caller_id)
+    return twiml_unavailable(overflow_message(connector))
 
 
 def admit_or_overflow(*, connector: PhoneConnector, call: Call) -> str | None:

@@ -1,5 +1,5 @@
 """Every TwiML document we answer Twilio with, one builder per kind, built with the twilio package
-(never by hand): hang up, polite refusal, <Connect><Stream>, <Dial> (handover, existing line),
+(never by hand): hang up, polite refusal, <Connect><Stream>, <Dial> (handover, forward),
 Studio-flow <Redirect>."""
 
 from __future__ import annotations
@@ -79,12 +79,13 @@ def twiml_whisper(*, text: str, language: str = "") -> str:
     return str(response)
 
 
-def twiml_existing_line(*, number: str) -> str:
-    """A rollout's other callers: straight to the team's current line. No callerId, so the
-    person who answers sees the caller's own number, as before the agent existed; no action,
-    so when that call ends Twilio hangs up and the status callback closes ours."""
+def twiml_forward(*, number: str, caller_id: str = "") -> str:
+    """Straight to another number, the agent never involved: a rollout's other callers to the
+    team's current line (no callerId, so the person who answers sees the caller's own number,
+    as before the agent existed), or the overflow number. No action, so when that call ends
+    Twilio hangs up and the status callback closes ours."""
     response = VoiceResponse()
-    dial = Dial()
+    dial = Dial(caller_id=caller_id or None)
     dial.number(number)
     response.append(dial)
     return str(response)
